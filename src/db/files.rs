@@ -1,0 +1,169 @@
+//! The `files` table: what was last indexed from each vault file, so that a
+//! reconcile re-reads only files whose size, mtime or content changed.
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+use crate::error::Result;
+
+/// How a file was taken in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileStatus {
+    /// Parsed; its objects are indexed.
+    Data,
+    /// JSON without a top-level `schema`: not Me-Nexus data, skipped.
+    NotData,
+    /// Could not be parsed, or names an unknown schema: a problem. The
+    /// objects it had before stay indexed (the last good state).
+    Invalid,
+    /// A plugin manifest or a schema file a manifest names.
+    Plugin,
+    /// `.nexus/permissions.json`.
+    Permissions,
+}
+
+impl FileStatus {
+    /// Name stored in the database.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FileStatus::Data => "data",
+            FileStatus::NotData => "not_data",
+            FileStatus::Invalid => "invalid",
+            FileStatus::Plugin => "plugin",
+            FileStatus::Permissions => "permissions",
+        }
+    }
+
+    fn parse(s: &str) -> FileStatus {
+        match s {
+            "data" => FileStatus::Data,
+            "not_data" => FileStatus::NotData,
+            "plugin" => FileStatus::Plugin,
+            "permissions" => FileStatus::Permissions,
+            _ => FileStatus::Invalid,
+        }
+    }
+}
+
+/// One row of `files`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileRow {
+    /// Vault-relative path.
+    pub path: String,
+    /// Size in bytes when indexed.
+    pub size: u64,
+    /// Modification time (ns) when indexed.
+    pub mtime_ns: i64,
+    /// BLAKE3 of the bytes indexed.
+    pub hash: String,
+    /// How the file was taken in.
+    pub status: FileStatus,
+    /// The schema the file declared, if any.
+    pub schema_name: Option<String>,
+    /// The layout (collection, single, markdown), if data.
+    pub layout: Option<String>,
+}
+
+fn from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<FileRow> {
+    let status: String = r.get(4)?;
+    Ok(FileRow {
+        path: r.get(0)?,
+        size: r.get::<_, i64>(1)?.try_into().unwrap_or(0),
+        mtime_ns: r.get(2)?,
+        hash: r.get(3)?,
+        status: FileStatus::parse(&status),
+        schema_name: r.get(5)?,
+        layout: r.get(6)?,
+    })
+}
+
+const COLUMNS: &str = "path, size, mtime_ns, hash, status, schema_name, layout";
+
+/// The row for `path`.
+pub fn get(conn: &Connection, path: &str) -> Result<Option<FileRow>> {
+    Ok(conn
+        .prepare_cached(&format!("SELECT {COLUMNS} FROM files WHERE path = ?1"))?
+        .query_row([path], from_row)
+        .optional()?)
+}
+
+/// Every row, by path.
+pub fn all(conn: &Connection) -> Result<Vec<FileRow>> {
+    let mut stmt = conn.prepare_cached(&format!("SELECT {COLUMNS} FROM files ORDER BY path"))?;
+    let rows = stmt.query_map([], from_row)?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// Rows whose path is `prefix` or lies under the folder `prefix/`.
+pub fn under(conn: &Connection, prefix: &str) -> Result<Vec<FileRow>> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {COLUMNS} FROM files WHERE path = ?1 OR substr(path, 1, length(?1) + 1) = ?1 || '/' ORDER BY path"
+    ))?;
+    let rows = stmt.query_map([prefix], from_row)?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// Files that declared `schema_name` (to re-validate them when it changes).
+pub fn with_schema(conn: &Connection, schema_name: &str) -> Result<Vec<String>> {
+    let mut stmt =
+        conn.prepare_cached("SELECT path FROM files WHERE schema_name = ?1 ORDER BY path")?;
+    let rows = stmt.query_map([schema_name], |r| r.get(0))?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// Inserts or replaces the row for `row.path`.
+pub fn upsert(conn: &Connection, row: &FileRow, now: &str) -> Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO files (path, size, mtime_ns, hash, status, schema_name, layout, indexed_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+         ON CONFLICT(path) DO UPDATE SET size = excluded.size, mtime_ns = excluded.mtime_ns,
+           hash = excluded.hash, status = excluded.status, schema_name = excluded.schema_name,
+           layout = excluded.layout, indexed_at = excluded.indexed_at",
+    )?
+    .execute(params![
+        row.path,
+        i64::try_from(row.size).unwrap_or(i64::MAX),
+        row.mtime_ns,
+        row.hash,
+        row.status.as_str(),
+        row.schema_name,
+        row.layout,
+        now
+    ])?;
+    Ok(())
+}
+
+/// Updates only size and mtime (the bytes are unchanged).
+pub fn touch(conn: &Connection, path: &str, size: u64, mtime_ns: i64) -> Result<()> {
+    conn.prepare_cached("UPDATE files SET size = ?2, mtime_ns = ?3 WHERE path = ?1")?
+        .execute(params![
+            path,
+            i64::try_from(size).unwrap_or(i64::MAX),
+            mtime_ns
+        ])?;
+    Ok(())
+}
+
+/// Removes the row for `path`.
+pub fn delete(conn: &Connection, path: &str) -> Result<()> {
+    conn.prepare_cached("DELETE FROM files WHERE path = ?1")?
+        .execute([path])?;
+    Ok(())
+}
+
+/// Renames the row `from` to `to`.
+pub fn rename(conn: &Connection, from: &str, to: &str) -> Result<()> {
+    conn.prepare_cached("DELETE FROM files WHERE path = ?2")?
+        .execute([from, to])?;
+    conn.prepare_cached("UPDATE files SET path = ?2 WHERE path = ?1")?
+        .execute([from, to])?;
+    Ok(())
+}
+
+/// How many files were skipped as not Me-Nexus data.
+pub fn count_not_data(conn: &Connection) -> Result<i64> {
+    Ok(conn.query_row(
+        "SELECT COUNT(*) FROM files WHERE status = 'not_data'",
+        [],
+        |r| r.get(0),
+    )?)
+}

@@ -1,0 +1,152 @@
+//! Versioned schema migrations, tracked in `PRAGMA user_version`.
+//!
+//! Version 1 holds the seed design's four tables (with its column names and
+//! types) and its five indexes, plus the engine's own tables: `files` (what
+//! was indexed from each file), `problems`, `orphan_permissions` (grants in
+//! permissions.json whose object is not there) and `sync_state`.
+//!
+//! The object key (`todos.json#1`, `notes/a.md`) is stored in the seed's
+//! `data_objects.file_path`, which stays UNIQUE; the file it lives in is in
+//! the extra column `source_path`, its item id in `item_id`.
+
+use rusqlite::Connection;
+
+use crate::error::Result;
+
+/// The newest schema version.
+pub const LATEST: i64 = 1;
+
+const V1: &str = "
+CREATE TABLE IF NOT EXISTS schemas (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    schema_name TEXT NOT NULL UNIQUE,
+    definition_json TEXT NOT NULL,
+    version INTEGER NOT NULL DEFAULT 1,
+    created_at TEXT NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS data_objects (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    schema_id INTEGER NOT NULL,
+    file_path TEXT UNIQUE,
+    updated_at TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    source_path TEXT NOT NULL DEFAULT '',
+    item_id TEXT,
+    position INTEGER NOT NULL DEFAULT 0,
+    title TEXT NOT NULL DEFAULT '',
+    content_hash TEXT NOT NULL DEFAULT '',
+    FOREIGN KEY (schema_id) REFERENCES schemas (id)
+);
+
+CREATE TABLE IF NOT EXISTS object_content (
+    object_id INTEGER PRIMARY KEY,
+    content_json TEXT NOT NULL,
+    FOREIGN KEY (object_id) REFERENCES data_objects (id) ON DELETE CASCADE
+);
+
+CREATE TABLE IF NOT EXISTS object_permissions (
+    object_id INTEGER PRIMARY KEY,
+    share_with_ai BOOLEAN NOT NULL DEFAULT FALSE,
+    share_with_cloud BOOLEAN NOT NULL DEFAULT FALSE,
+    read_only BOOLEAN NOT NULL DEFAULT FALSE,
+    expires_at TEXT NULL,
+    expires_unix INTEGER NULL,
+    FOREIGN KEY (object_id) REFERENCES data_objects (id) ON DELETE CASCADE
+);
+
+CREATE INDEX IF NOT EXISTS idx_data_objects_schema_id ON data_objects(schema_id);
+CREATE INDEX IF NOT EXISTS idx_data_objects_updated_at ON data_objects(updated_at);
+CREATE INDEX IF NOT EXISTS idx_data_objects_file_path ON data_objects(file_path);
+CREATE INDEX IF NOT EXISTS idx_permissions_ai ON object_permissions(share_with_ai);
+CREATE INDEX IF NOT EXISTS idx_permissions_cloud ON object_permissions(share_with_cloud);
+
+CREATE INDEX IF NOT EXISTS idx_data_objects_source_path ON data_objects(source_path, position);
+CREATE INDEX IF NOT EXISTS idx_permissions_read_only ON object_permissions(read_only);
+CREATE INDEX IF NOT EXISTS idx_permissions_expires_unix ON object_permissions(expires_unix)
+    WHERE expires_unix IS NOT NULL;
+
+CREATE TABLE IF NOT EXISTS files (
+    path TEXT PRIMARY KEY,
+    size INTEGER NOT NULL,
+    mtime_ns INTEGER NOT NULL,
+    hash TEXT NOT NULL,
+    status TEXT NOT NULL,
+    schema_name TEXT,
+    layout TEXT,
+    indexed_at TEXT NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS problems (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    file_path TEXT NOT NULL,
+    pointer TEXT NOT NULL,
+    message TEXT NOT NULL,
+    object_key TEXT,
+    detected_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS idx_problems_file_path ON problems(file_path);
+CREATE INDEX IF NOT EXISTS idx_problems_object_key ON problems(object_key);
+
+CREATE TABLE IF NOT EXISTS orphan_permissions (
+    key TEXT PRIMARY KEY,
+    share_with_ai BOOLEAN NOT NULL DEFAULT FALSE,
+    share_with_cloud BOOLEAN NOT NULL DEFAULT FALSE,
+    read_only BOOLEAN NOT NULL DEFAULT FALSE,
+    expires_at TEXT NULL
+);
+
+CREATE TABLE IF NOT EXISTS sync_state (
+    name TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+";
+
+const MIGRATIONS: [&str; 1] = [V1];
+
+/// Brings the database to [`LATEST`], one version per transaction.
+pub fn migrate(conn: &Connection) -> Result<()> {
+    let current: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    for (index, sql) in MIGRATIONS.iter().enumerate() {
+        let version = i64::try_from(index).unwrap_or(i64::MAX) + 1;
+        if version <= current {
+            continue;
+        }
+        conn.execute_batch(&format!(
+            "BEGIN IMMEDIATE; {sql} PRAGMA user_version = {version}; COMMIT;"
+        ))?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seed_tables_and_indexes_exist() {
+        let conn = Connection::open_in_memory().unwrap();
+        migrate(&conn).unwrap();
+        migrate(&conn).unwrap(); // idempotent
+        let names: Vec<String> = conn
+            .prepare("SELECT name FROM sqlite_master WHERE type IN ('table','index') ORDER BY name")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        for expected in [
+            "schemas",
+            "data_objects",
+            "object_content",
+            "object_permissions",
+            "idx_data_objects_schema_id",
+            "idx_data_objects_updated_at",
+            "idx_data_objects_file_path",
+            "idx_permissions_ai",
+            "idx_permissions_cloud",
+        ] {
+            assert!(names.iter().any(|n| n == expected), "{expected} missing");
+        }
+    }
+}

@@ -1,0 +1,297 @@
+//! Objects: `data_objects`, `object_content`, and the default row in
+//! `object_permissions` that every object gets.
+
+use rusqlite::{Connection, OptionalExtension, params};
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::db::permissions::{permissions_from_row, take_orphan};
+use crate::error::Result;
+use crate::permissions::model::Permissions;
+
+/// An object as the engine knows it (without its content).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectRow {
+    /// Row id.
+    pub id: i64,
+    /// The object key (`data_objects.file_path`).
+    pub key: String,
+    /// Schema name.
+    pub schema_name: String,
+    /// Vault-relative file that holds the object.
+    pub source_path: String,
+    /// Item id inside a collection file.
+    pub item_id: Option<String>,
+    /// Index of the item in its file.
+    pub position: i64,
+    /// Title or summary.
+    pub title: String,
+    /// BLAKE3 of the content JSON.
+    pub content_hash: String,
+    /// Created (RFC 3339).
+    pub created_at: String,
+    /// Updated (RFC 3339).
+    pub updated_at: String,
+}
+
+/// The seed's `VaultObject`, plus its key. `file_path` is the file the
+/// object lives in.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct VaultObject {
+    /// Row id.
+    pub id: i64,
+    /// Stable key.
+    pub key: String,
+    /// Schema name.
+    pub schema_name: String,
+    /// The vault-relative file.
+    pub file_path: Option<String>,
+    /// Title or summary.
+    pub title: String,
+    /// Permissions.
+    pub permissions: Permissions,
+    /// Created.
+    pub created_at: String,
+    /// Updated.
+    pub updated_at: String,
+}
+
+/// What `upsert` did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Upserted {
+    /// A new object.
+    Inserted(i64),
+    /// Its content (or schema) changed.
+    Updated(i64),
+    /// Nothing changed but maybe its position.
+    Unchanged(i64),
+}
+
+/// An object parsed from a file, ready to be written.
+#[derive(Debug, Clone)]
+pub struct NewObject<'a> {
+    /// Key.
+    pub key: &'a str,
+    /// Schema row id.
+    pub schema_id: i64,
+    /// File.
+    pub source_path: &'a str,
+    /// Item id.
+    pub item_id: Option<&'a str>,
+    /// Index in the file.
+    pub position: i64,
+    /// Title or summary.
+    pub title: &'a str,
+    /// Content as compact JSON.
+    pub content_json: &'a str,
+    /// BLAKE3 of `content_json`.
+    pub content_hash: &'a str,
+    /// `created_at` from the content, if valid.
+    pub created_at: Option<String>,
+    /// `updated_at` from the content, if valid.
+    pub updated_at: Option<String>,
+}
+
+const COLUMNS: &str = "o.id, o.file_path, s.schema_name, o.source_path, o.item_id, o.position, o.title, \
+                       o.content_hash, o.created_at, o.updated_at";
+
+fn from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ObjectRow> {
+    Ok(ObjectRow {
+        id: r.get(0)?,
+        key: r.get(1)?,
+        schema_name: r.get(2)?,
+        source_path: r.get(3)?,
+        item_id: r.get(4)?,
+        position: r.get(5)?,
+        title: r.get(6)?,
+        content_hash: r.get(7)?,
+        created_at: r.get(8)?,
+        updated_at: r.get(9)?,
+    })
+}
+
+/// Inserts or updates an object. A new object gets default permissions,
+/// unless permissions.json already holds a grant for its key.
+pub fn upsert(conn: &Connection, obj: &NewObject<'_>, now: &str) -> Result<Upserted> {
+    let existing: Option<(i64, String, i64, i64, String)> = conn
+        .prepare_cached(
+            "SELECT id, content_hash, schema_id, position, created_at FROM data_objects WHERE file_path = ?1",
+        )?
+        .query_row([obj.key], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))
+        .optional()?;
+    match existing {
+        Some((id, hash, schema_id, position, _))
+            if hash == obj.content_hash && schema_id == obj.schema_id =>
+        {
+            if position != obj.position {
+                conn.prepare_cached("UPDATE data_objects SET position = ?2 WHERE id = ?1")?
+                    .execute(params![id, obj.position])?;
+            }
+            Ok(Upserted::Unchanged(id))
+        }
+        Some((id, _, _, _, created_at)) => {
+            conn.prepare_cached(
+                "UPDATE data_objects SET schema_id = ?2, source_path = ?3, item_id = ?4, position = ?5,
+                   title = ?6, content_hash = ?7, created_at = ?8, updated_at = ?9 WHERE id = ?1",
+            )?
+            .execute(params![
+                id,
+                obj.schema_id,
+                obj.source_path,
+                obj.item_id,
+                obj.position,
+                obj.title,
+                obj.content_hash,
+                obj.created_at.clone().unwrap_or(created_at),
+                obj.updated_at.clone().unwrap_or_else(|| now.to_string()),
+            ])?;
+            conn.prepare_cached(
+                "UPDATE object_content SET content_json = ?2 WHERE object_id = ?1",
+            )?
+            .execute(params![id, obj.content_json])?;
+            Ok(Upserted::Updated(id))
+        }
+        None => {
+            let created = obj.created_at.clone().unwrap_or_else(|| now.to_string());
+            let updated = obj.updated_at.clone().unwrap_or_else(|| created.clone());
+            conn.prepare_cached(
+                "INSERT INTO data_objects (schema_id, file_path, updated_at, created_at, source_path, item_id,
+                   position, title, content_hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            )?
+            .execute(params![
+                obj.schema_id,
+                obj.key,
+                updated,
+                created,
+                obj.source_path,
+                obj.item_id,
+                obj.position,
+                obj.title,
+                obj.content_hash,
+            ])?;
+            let id = conn.last_insert_rowid();
+            conn.prepare_cached(
+                "INSERT INTO object_content (object_id, content_json) VALUES (?1, ?2)",
+            )?
+            .execute(params![id, obj.content_json])?;
+            let perms = take_orphan(conn, obj.key)?.unwrap_or_default();
+            crate::db::permissions::insert(conn, id, &perms)?;
+            Ok(Upserted::Inserted(id))
+        }
+    }
+}
+
+/// The object with key `key`.
+pub fn get_by_key(conn: &Connection, key: &str) -> Result<Option<ObjectRow>> {
+    Ok(conn
+        .prepare_cached(&format!(
+            "SELECT {COLUMNS} FROM data_objects o JOIN schemas s ON s.id = o.schema_id WHERE o.file_path = ?1"
+        ))?
+        .query_row([key], from_row)
+        .optional()?)
+}
+
+/// The objects of file `source_path`, in file order.
+pub fn in_file(conn: &Connection, source_path: &str) -> Result<Vec<ObjectRow>> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {COLUMNS} FROM data_objects o JOIN schemas s ON s.id = o.schema_id
+         WHERE o.source_path = ?1 ORDER BY o.position"
+    ))?;
+    let rows = stmt.query_map([source_path], from_row)?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// The content of object `id`.
+pub fn content(conn: &Connection, id: i64) -> Result<Option<Value>> {
+    let text: Option<String> = conn
+        .prepare_cached("SELECT content_json FROM object_content WHERE object_id = ?1")?
+        .query_row([id], |r| r.get(0))
+        .optional()?;
+    Ok(text.and_then(|t| serde_json::from_str(&t).ok()))
+}
+
+/// Deletes object `id` (its content and permissions go with it).
+pub fn delete(conn: &Connection, id: i64) -> Result<()> {
+    conn.prepare_cached("DELETE FROM data_objects WHERE id = ?1")?
+        .execute([id])?;
+    Ok(())
+}
+
+/// Moves every object of file `from` to file `to`, re-keying them. Their
+/// row ids, created_at and permissions stay. Returns `(old key, new key)`.
+pub fn rename_file(conn: &Connection, from: &str, to: &str) -> Result<Vec<(String, String)>> {
+    let moved: Vec<(i64, String)> = {
+        let mut stmt =
+            conn.prepare_cached("SELECT id, file_path FROM data_objects WHERE source_path = ?1")?;
+        let rows = stmt.query_map([from], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        rows.collect::<Result<_, _>>()?
+    };
+    let mut out = Vec::with_capacity(moved.len());
+    let mut update = conn
+        .prepare_cached("UPDATE data_objects SET file_path = ?2, source_path = ?3 WHERE id = ?1")?;
+    for (id, old_key) in moved {
+        let Some(new_key) = crate::vault::keys::rekey(&old_key, from, to) else {
+            continue;
+        };
+        update.execute(params![id, new_key, to])?;
+        out.push((old_key, new_key));
+    }
+    Ok(out)
+}
+
+/// Every object with its permissions, optionally of one schema, ordered by
+/// key.
+pub fn list(conn: &Connection, schema_name: Option<&str>) -> Result<Vec<VaultObject>> {
+    let sql = format!(
+        "SELECT o.id, o.file_path, s.schema_name, o.source_path, o.title, o.created_at, o.updated_at,
+                p.share_with_ai, p.share_with_cloud, p.read_only, p.expires_at
+         FROM data_objects o JOIN schemas s ON s.id = o.schema_id
+         LEFT JOIN object_permissions p ON p.object_id = o.id
+         {} ORDER BY o.file_path",
+        if schema_name.is_some() { "WHERE s.schema_name = ?1" } else { "" }
+    );
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let map = |r: &rusqlite::Row<'_>| {
+        Ok(VaultObject {
+            id: r.get(0)?,
+            key: r.get(1)?,
+            schema_name: r.get(2)?,
+            file_path: Some(r.get(3)?),
+            title: r.get(4)?,
+            created_at: r.get(5)?,
+            updated_at: r.get(6)?,
+            permissions: permissions_from_row(r, 7)?,
+        })
+    };
+    let rows = match schema_name {
+        Some(name) => stmt
+            .query_map([name], map)?
+            .collect::<Result<Vec<_>, _>>()?,
+        None => stmt.query_map([], map)?.collect::<Result<Vec<_>, _>>()?,
+    };
+    Ok(rows)
+}
+
+/// Keys of every object, optionally of one schema.
+pub fn keys(conn: &Connection, schema_name: Option<&str>) -> Result<Vec<String>> {
+    let mut out = Vec::new();
+    match schema_name {
+        Some(name) => {
+            let mut stmt = conn.prepare_cached(
+                "SELECT o.file_path FROM data_objects o JOIN schemas s ON s.id = o.schema_id
+                 WHERE s.schema_name = ?1 ORDER BY o.file_path",
+            )?;
+            for key in stmt.query_map([name], |r| r.get(0))? {
+                out.push(key?);
+            }
+        }
+        None => {
+            let mut stmt =
+                conn.prepare_cached("SELECT file_path FROM data_objects ORDER BY file_path")?;
+            for key in stmt.query_map([], |r| r.get(0))? {
+                out.push(key?);
+            }
+        }
+    }
+    Ok(out)
+}

@@ -1,0 +1,157 @@
+//! `object_permissions` and `orphan_permissions`.
+//!
+//! Every object has one row in `object_permissions`. Grants that
+//! `.nexus/permissions.json` holds for a key with no object (yet) are kept
+//! in `orphan_permissions`, so that they are neither lost nor applied to the
+//! wrong object; an object that appears with that key takes them over.
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+use crate::error::Result;
+use crate::permissions::model::Permissions;
+
+/// Reads four permission columns starting at `start`. A missing row
+/// (LEFT JOIN) reads as the defaults.
+pub fn permissions_from_row(r: &rusqlite::Row<'_>, start: usize) -> rusqlite::Result<Permissions> {
+    Ok(Permissions {
+        share_with_ai: r.get::<_, Option<bool>>(start)?.unwrap_or(false),
+        share_with_cloud: r.get::<_, Option<bool>>(start + 1)?.unwrap_or(false),
+        read_only: r.get::<_, Option<bool>>(start + 2)?.unwrap_or(false),
+        expires_at: r.get(start + 3)?,
+    })
+}
+
+fn expires_unix(perms: &Permissions) -> Option<i64> {
+    // A malformed expiry never gets this far (it is validated on the way
+    // in); if it did, treating it as already expired is the safe side.
+    perms
+        .expires_at
+        .as_ref()
+        .map(|_| perms.expires_unix().ok().flatten().unwrap_or(i64::MIN))
+}
+
+/// Inserts the permission row of a new object.
+pub fn insert(conn: &Connection, object_id: i64, perms: &Permissions) -> Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO object_permissions (object_id, share_with_ai, share_with_cloud, read_only, expires_at, expires_unix)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )?
+    .execute(params![
+        object_id,
+        perms.share_with_ai,
+        perms.share_with_cloud,
+        perms.read_only,
+        perms.expires_at,
+        expires_unix(perms)
+    ])?;
+    Ok(())
+}
+
+/// The permissions of object `object_id` (defaults if it has no row).
+pub fn get(conn: &Connection, object_id: i64) -> Result<Permissions> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT share_with_ai, share_with_cloud, read_only, expires_at FROM object_permissions WHERE object_id = ?1",
+        )?
+        .query_row([object_id], |r| permissions_from_row(r, 0))
+        .optional()?
+        .unwrap_or_default())
+}
+
+/// Sets the permissions of object `object_id`.
+pub fn set(conn: &Connection, object_id: i64, perms: &Permissions) -> Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO object_permissions (object_id, share_with_ai, share_with_cloud, read_only, expires_at, expires_unix)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+         ON CONFLICT(object_id) DO UPDATE SET share_with_ai = excluded.share_with_ai,
+           share_with_cloud = excluded.share_with_cloud, read_only = excluded.read_only,
+           expires_at = excluded.expires_at, expires_unix = excluded.expires_unix",
+    )?
+    .execute(params![
+        object_id,
+        perms.share_with_ai,
+        perms.share_with_cloud,
+        perms.read_only,
+        perms.expires_at,
+        expires_unix(perms)
+    ])?;
+    Ok(())
+}
+
+/// Removes and returns the orphan grant for `key`.
+pub fn take_orphan(conn: &Connection, key: &str) -> Result<Option<Permissions>> {
+    let perms = conn
+        .prepare_cached(
+            "SELECT share_with_ai, share_with_cloud, read_only, expires_at FROM orphan_permissions WHERE key = ?1",
+        )?
+        .query_row([key], |r| permissions_from_row(r, 0))
+        .optional()?;
+    if perms.is_some() {
+        conn.prepare_cached("DELETE FROM orphan_permissions WHERE key = ?1")?
+            .execute([key])?;
+    }
+    Ok(perms)
+}
+
+/// Replaces every orphan grant with `orphans`.
+pub fn replace_orphans(conn: &Connection, orphans: &[(String, Permissions)]) -> Result<()> {
+    conn.execute("DELETE FROM orphan_permissions", [])?;
+    let mut stmt = conn.prepare_cached(
+        "INSERT INTO orphan_permissions (key, share_with_ai, share_with_cloud, read_only, expires_at)
+         VALUES (?1, ?2, ?3, ?4, ?5)",
+    )?;
+    for (key, p) in orphans {
+        stmt.execute(params![
+            key,
+            p.share_with_ai,
+            p.share_with_cloud,
+            p.read_only,
+            p.expires_at
+        ])?;
+    }
+    Ok(())
+}
+
+/// Every orphan grant.
+pub fn orphans(conn: &Connection) -> Result<Vec<(String, Permissions)>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT key, share_with_ai, share_with_cloud, read_only, expires_at FROM orphan_permissions ORDER BY key",
+    )?;
+    let rows = stmt.query_map([], |r| Ok((r.get(0)?, permissions_from_row(r, 1)?)))?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// Every object whose permissions are not the defaults, by key.
+pub fn non_default(conn: &Connection) -> Result<Vec<(String, Permissions)>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT o.file_path, p.share_with_ai, p.share_with_cloud, p.read_only, p.expires_at
+         FROM object_permissions p JOIN data_objects o ON o.id = p.object_id
+         WHERE p.share_with_ai OR p.share_with_cloud OR p.read_only OR p.expires_at IS NOT NULL
+         ORDER BY o.file_path",
+    )?;
+    let rows = stmt.query_map([], |r| Ok((r.get(0)?, permissions_from_row(r, 1)?)))?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// Every object's id, key and permissions, optionally of one schema.
+pub fn all_with_keys(
+    conn: &Connection,
+    schema_name: Option<&str>,
+) -> Result<Vec<(i64, String, Permissions)>> {
+    let sql =
+        format!(
+        "SELECT o.id, o.file_path, p.share_with_ai, p.share_with_cloud, p.read_only, p.expires_at
+         FROM data_objects o JOIN schemas s ON s.id = o.schema_id
+         LEFT JOIN object_permissions p ON p.object_id = o.id {} ORDER BY o.file_path",
+        if schema_name.is_some() { "WHERE s.schema_name = ?1" } else { "" }
+    );
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let map = |r: &rusqlite::Row<'_>| Ok((r.get(0)?, r.get(1)?, permissions_from_row(r, 2)?));
+    let rows = match schema_name {
+        Some(name) => stmt
+            .query_map([name], map)?
+            .collect::<Result<Vec<_>, _>>()?,
+        None => stmt.query_map([], map)?.collect::<Result<Vec<_>, _>>()?,
+    };
+    Ok(rows)
+}

@@ -1,0 +1,119 @@
+//! The messages between the sync service and its clients (the CLI's
+//! `watch`, the desktop window): commands in, events out.
+
+use crossbeam_channel::Sender;
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::audit::Source;
+use crate::db::stats::PermissionStats;
+use crate::error::Result;
+use crate::permissions::model::PermissionChange;
+use crate::sync::permissions_sync::{PermissionTarget, PermissionUpdate};
+
+/// A request to the sync service. Commands with a `reply` sender get their
+/// result there (and only there); without one, a failure is sent out as
+/// [`SyncEvent::Error`].
+#[derive(Debug)]
+pub enum SyncCommand {
+    /// Run a full reconcile now.
+    ForceSync,
+    /// Save an object (create it when `key` is `None`).
+    SaveObject {
+        /// Schema name.
+        schema_name: String,
+        /// New content.
+        content: Value,
+        /// The object to update.
+        key: Option<String>,
+        /// Who asked.
+        source: Source,
+        /// Where the new key goes.
+        reply: Option<Sender<Result<String>>>,
+    },
+    /// Delete an object.
+    DeleteObject {
+        /// Object key.
+        key: String,
+        /// Who asked.
+        source: Source,
+        /// Where the outcome goes.
+        reply: Option<Sender<Result<()>>>,
+    },
+    /// Change permissions.
+    SetPermissions {
+        /// Which objects.
+        target: PermissionTarget,
+        /// What to change.
+        change: PermissionChange,
+        /// Who asked.
+        source: Source,
+        /// Where the updates go.
+        reply: Option<Sender<Result<Vec<PermissionUpdate>>>>,
+    },
+    /// Stop the service; the thread ends after the current batch.
+    Shutdown,
+}
+
+/// What the service is doing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub enum SyncState {
+    /// Opening and indexing for the first time.
+    Starting,
+    /// Idle, watching for changes.
+    Watching,
+    /// Processing a batch of this many paths.
+    Syncing {
+        /// Paths in the batch (0 for a full reconcile).
+        files: usize,
+    },
+    /// Not syncing, with the reason.
+    Paused(String),
+    /// The last batch failed.
+    Error(String),
+}
+
+/// The status a client shows: state, counts, last sync, pending work.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SyncStatus {
+    /// What the service is doing.
+    pub state: SyncState,
+    /// Counts for the stats cards.
+    pub stats: PermissionStats,
+    /// File events waiting to be processed.
+    pub pending: usize,
+    /// Errors since the service started.
+    pub errors: usize,
+}
+
+/// Something the service reports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SyncEvent {
+    /// The status changed.
+    Status(SyncStatus),
+    /// Objects changed (from files or from commands).
+    ObjectsChanged {
+        /// New objects.
+        added: Vec<String>,
+        /// Changed objects.
+        updated: Vec<String>,
+        /// Removed objects.
+        removed: Vec<String>,
+        /// Renamed or moved objects: `(old key, new key)`.
+        moved: Vec<(String, String)>,
+    },
+    /// Permissions changed.
+    PermissionsChanged {
+        /// Keys whose permissions changed.
+        keys: Vec<String>,
+    },
+    /// Files that have problems after a batch.
+    Problems {
+        /// Files in this batch with problems.
+        files: Vec<String>,
+        /// Problems in the whole vault.
+        total: i64,
+    },
+    /// A failure the user should see once.
+    Error(String),
+}

@@ -1,0 +1,709 @@
+//! From file bytes to database rows.
+//!
+//! A batch of vault-relative paths (from the watcher, a write-back, or a
+//! full reconcile) goes through these steps:
+//! 1. plugin manifests in the batch register their schemas; files of a
+//!    schema that changed are re-validated;
+//! 2. paths whose size and mtime match what was indexed are skipped, the
+//!    rest are read and hashed, and skipped again if the hash matches (this
+//!    is how the app's own writes are recognised when they come back as
+//!    watcher events);
+//! 3. a file that disappeared while a new one with the same bytes appeared
+//!    is a rename or move: its objects are re-keyed and keep their row ids
+//!    and permissions;
+//! 4. changed files are parsed, validated and written, a chunk of files per
+//!    transaction;
+//! 5. objects of files that are gone are removed;
+//! 6. permissions.json is reconciled with `object_permissions`.
+//!
+//! A file that cannot be parsed, or names an unknown schema, becomes a
+//! problem and keeps its last good objects: nothing is dropped silently,
+//! and no file is ever rewritten by indexing.
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use crate::audit::AuditEntry;
+use crate::db::files::{FileRow, FileStatus};
+use crate::db::objects::{NewObject, Upserted};
+use crate::db::problems::Problem;
+use crate::db::{self, hash_bytes, now_rfc3339};
+use crate::error::Result;
+use crate::schema::plugins;
+use crate::sync::engine::Engine;
+use crate::vault::PERMISSIONS_REL;
+use crate::vault::formats::{DataFile, FileProblem, ParsedFile, parse_file};
+use crate::vault::ignore::{PathRole, classify, plugin_dir_of};
+use crate::vault::walk::{self, FoundFile};
+
+/// Files written per transaction during large batches.
+const FILES_PER_TRANSACTION: usize = 500;
+
+/// What one batch did.
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct BatchReport {
+    /// Candidate files looked at.
+    pub files_seen: usize,
+    /// Files read and parsed because they changed.
+    pub files_parsed: usize,
+    /// Files that are gone.
+    pub files_removed: usize,
+    /// JSON files skipped as not Me-Nexus data (in this batch).
+    pub files_not_data: usize,
+    /// Keys of new objects.
+    pub objects_added: Vec<String>,
+    /// Keys of changed objects.
+    pub objects_updated: Vec<String>,
+    /// Keys of removed objects.
+    pub objects_removed: Vec<String>,
+    /// `(old key, new key)` of objects whose file was renamed or moved.
+    pub objects_moved: Vec<(String, String)>,
+    /// Keys whose permissions changed (from permissions.json).
+    pub permissions_changed: Vec<String>,
+    /// Schemas added or changed.
+    pub schemas_changed: Vec<String>,
+    /// Files that have problems after the batch (in this batch).
+    pub problem_files: Vec<String>,
+}
+
+impl BatchReport {
+    /// Whether the batch changed any object or permission.
+    pub fn changed_anything(&self) -> bool {
+        !(self.objects_added.is_empty()
+            && self.objects_updated.is_empty()
+            && self.objects_removed.is_empty()
+            && self.objects_moved.is_empty()
+            && self.permissions_changed.is_empty()
+            && self.schemas_changed.is_empty())
+    }
+
+    /// One line for logs and the CLI.
+    pub fn summary(&self) -> String {
+        format!(
+            "{} files seen, {} parsed, {} removed, {} skipped as not data; objects: {} added, {} updated, {} removed, {} moved; {} permission changes; {} files with problems",
+            self.files_seen,
+            self.files_parsed,
+            self.files_removed,
+            self.files_not_data,
+            self.objects_added.len(),
+            self.objects_updated.len(),
+            self.objects_removed.len(),
+            self.objects_moved.len(),
+            self.permissions_changed.len(),
+            self.problem_files.len()
+        )
+    }
+}
+
+/// What a batch is asked to look at.
+#[derive(Debug, Default)]
+pub(crate) struct Plan {
+    /// Files that exist.
+    pub present: Vec<FoundFile>,
+    /// Paths that do not exist (any more).
+    pub gone: BTreeSet<String>,
+    /// Paths to re-parse even if their bytes did not change.
+    pub forced: HashSet<String>,
+    /// Reconcile permissions.json even if it did not change.
+    pub full: bool,
+}
+
+/// A file read and parsed, waiting to be written.
+struct Pending {
+    file: FoundFile,
+    hash: String,
+    outcome: Outcome,
+}
+
+enum Outcome {
+    Parsed(ParsedFile),
+    /// Too big, or unreadable: a problem, with the last good objects kept.
+    Unusable(String),
+}
+
+impl Engine {
+    /// Indexes the given vault-relative paths (files or folders; existing or
+    /// not). This is what the watcher calls with a debounced batch.
+    pub fn index_paths(&mut self, paths: BTreeSet<String>) -> Result<BatchReport> {
+        let _lock = self.vault.lock_for_write()?;
+        self.index_paths_locked(paths, false)
+    }
+
+    /// [`Engine::index_paths`] for callers that hold the write lock.
+    pub(crate) fn index_paths_locked(
+        &mut self,
+        paths: BTreeSet<String>,
+        force: bool,
+    ) -> Result<BatchReport> {
+        let mut plan = Plan::default();
+        let mut seen = HashSet::new();
+        for rel in paths {
+            self.expand_path(&rel, &mut plan, &mut seen)?;
+        }
+        if force {
+            plan.forced = plan.present.iter().map(|f| f.rel.clone()).collect();
+        }
+        self.apply_plan(plan)
+    }
+
+    /// Adds one event path to the plan: a file, a folder (walked), or a path
+    /// that is gone (with everything indexed under it).
+    fn expand_path(&self, rel: &str, plan: &mut Plan, seen: &mut HashSet<String>) -> Result<()> {
+        let rel = rel.trim_matches('/');
+        if rel == PERMISSIONS_REL {
+            plan.full = true;
+            return Ok(());
+        }
+        let abs = self.vault.abs(rel);
+        let meta = std::fs::metadata(&abs);
+        match meta {
+            Ok(meta) if meta.is_dir() => {
+                if rel
+                    .split('/')
+                    .any(crate::vault::ignore::is_ignored_component)
+                {
+                    return Ok(());
+                }
+                for file in walk::walk_subdir(self.vault.root(), rel)?.files {
+                    if seen.insert(file.rel.clone()) {
+                        plan.present.push(file);
+                    }
+                }
+                // Files indexed under the folder but no longer in it.
+                for row in db::files::under(&self.conn, rel)? {
+                    if !seen.contains(&row.path) && !self.vault.abs(&row.path).is_file() {
+                        plan.gone.insert(row.path);
+                    }
+                }
+            }
+            Ok(meta)
+                if meta.is_file()
+                    && classify(rel) != PathRole::Ignored
+                    && walk::stays_inside(self.vault.root(), &abs) =>
+            {
+                if seen.insert(rel.to_string()) {
+                    plan.present.push(FoundFile {
+                        rel: rel.to_string(),
+                        abs,
+                        size: meta.len(),
+                        mtime_ns: walk::mtime_ns(&meta),
+                    });
+                }
+            }
+            _ => {
+                for row in db::files::under(&self.conn, rel)? {
+                    if !seen.contains(&row.path) {
+                        plan.gone.insert(row.path);
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Runs a plan (see the module docs for the steps).
+    pub(crate) fn apply_plan(&mut self, mut plan: Plan) -> Result<BatchReport> {
+        let now = now_rfc3339();
+        let mut report = BatchReport {
+            files_seen: plan.present.len(),
+            ..BatchReport::default()
+        };
+
+        // 1. Plugins first, so that data files find their schemas.
+        let plugin_owned = self.sync_plugins(&mut plan, &mut report, &now)?;
+
+        // 2. Which data files need reading.
+        let mut to_read = Vec::new();
+        for file in std::mem::take(&mut plan.present) {
+            if plugin_owned.contains(&file.rel) {
+                continue;
+            }
+            let row = db::files::get(&self.conn, &file.rel)?;
+            let forced = plan.forced.contains(&file.rel);
+            match &row {
+                Some(row) if !forced && row.size == file.size && row.mtime_ns == file.mtime_ns => {}
+                _ => to_read.push((file, row)),
+            }
+        }
+
+        // 3. Renames: a gone file whose bytes reappear under a new path.
+        let gone_rows: Vec<FileRow> = plan
+            .gone
+            .iter()
+            .filter_map(|p| db::files::get(&self.conn, p).transpose())
+            .collect::<Result<_>>()?;
+        let mut renamed_away = HashSet::new();
+        if !gone_rows.is_empty() {
+            let renames = self.match_renames(&gone_rows, &to_read);
+            if !renames.is_empty() {
+                let tx = db::begin(&self.conn)?;
+                let mut audit = Vec::new();
+                for (from, to) in &renames {
+                    let moved = db::objects::rename_file(&tx, from, to)?;
+                    db::files::rename(&tx, from, to)?;
+                    db::problems::rename_file(&tx, from, to)?;
+                    for (old, new) in moved {
+                        audit.push(AuditEntry::now(
+                            "object.moved",
+                            Some(&new),
+                            json!({"from": old, "source": "file"}),
+                        ));
+                        report.objects_moved.push((old, new));
+                    }
+                    renamed_away.insert(from.clone());
+                }
+                tx.commit()?;
+                self.audit.record(&audit)?;
+            }
+        }
+
+        // 4. Read, parse and write changed files, a chunk per transaction.
+        for chunk in to_read.chunks(FILES_PER_TRANSACTION) {
+            let mut pending = Vec::with_capacity(chunk.len());
+            for (file, _) in chunk {
+                let row = db::files::get(&self.conn, &file.rel)?;
+                if let Some(p) =
+                    self.read_file(file, row.as_ref(), plan.forced.contains(&file.rel))?
+                {
+                    pending.push(p);
+                }
+            }
+            report.files_parsed += pending.len();
+            self.in_transaction(|engine| {
+                for p in pending {
+                    engine.write_pending(p, &mut report, &now)?;
+                }
+                Ok(())
+            })?;
+        }
+
+        // 5. Files that are gone. Look once more: an editor that saves by
+        // rename-away-then-create leaves a path missing only for a moment.
+        let files_removed = self.in_transaction(|engine| {
+            let mut late = Vec::new();
+            let mut removed = 0;
+            for row in gone_rows {
+                if renamed_away.contains(&row.path) {
+                    continue;
+                }
+                let abs = engine.vault.abs(&row.path);
+                if let Ok(meta) = std::fs::metadata(&abs) {
+                    if meta.is_file() && classify(&row.path) != PathRole::Ignored {
+                        late.push(FoundFile {
+                            rel: row.path.clone(),
+                            abs,
+                            size: meta.len(),
+                            mtime_ns: walk::mtime_ns(&meta),
+                        });
+                        continue;
+                    }
+                }
+                for object in db::objects::in_file(&engine.conn, &row.path)? {
+                    db::objects::delete(&engine.conn, object.id)?;
+                    report.objects_removed.push(object.key);
+                }
+                db::files::delete(&engine.conn, &row.path)?;
+                db::problems::replace_for_file(&engine.conn, &row.path, &[])?;
+                removed += 1;
+            }
+            for file in late {
+                let row = db::files::get(&engine.conn, &file.rel)?;
+                if let Some(p) = engine.read_file(&file, row.as_ref(), true)? {
+                    report.files_parsed += 1;
+                    engine.write_pending(p, &mut report, &now)?;
+                }
+            }
+            db::state::set(&engine.conn, db::state::LAST_SYNC, &now)?;
+            Ok(removed)
+        })?;
+        report.files_removed += files_removed;
+
+        // 6. permissions.json.
+        let keys_changed = !report.objects_moved.is_empty() || !report.objects_removed.is_empty();
+        self.sync_permissions_file(plan.full || keys_changed, &mut report)?;
+        Ok(report)
+    }
+
+    /// Pairs gone files with new files that have the same bytes.
+    fn match_renames(
+        &self,
+        gone: &[FileRow],
+        to_read: &[(FoundFile, Option<FileRow>)],
+    ) -> Vec<(String, String)> {
+        let sizes: HashSet<u64> = gone.iter().map(|r| r.size).collect();
+        let mut by_hash: HashMap<String, Vec<&FoundFile>> = HashMap::new();
+        for (file, row) in to_read {
+            if row.is_none() && sizes.contains(&file.size) {
+                if let Ok(bytes) = std::fs::read(&file.abs) {
+                    by_hash.entry(hash_bytes(&bytes)).or_default().push(file);
+                }
+            }
+        }
+        let mut taken = HashSet::new();
+        let mut renames = Vec::new();
+        for row in gone {
+            if row.hash.is_empty() || !matches!(row.status, FileStatus::Data | FileStatus::Invalid)
+            {
+                continue;
+            }
+            let Some(candidates) = by_hash.get(&row.hash) else {
+                continue;
+            };
+            let name = row.path.rsplit('/').next();
+            let free = || candidates.iter().filter(|f| !taken.contains(&f.rel));
+            // Prefer a candidate with the same file name (a move between folders).
+            let pick = free()
+                .find(|f| f.rel.rsplit('/').next() == name)
+                .or_else(|| free().next());
+            if let Some(file) = pick {
+                taken.insert(file.rel.clone());
+                renames.push((row.path.clone(), file.rel.clone()));
+            }
+        }
+        renames
+    }
+
+    /// Reads and parses one file, or `None` when its bytes did not change.
+    fn read_file(
+        &self,
+        file: &FoundFile,
+        row: Option<&FileRow>,
+        forced: bool,
+    ) -> Result<Option<Pending>> {
+        let max = self.vault.settings().max_file_bytes;
+        if file.size > max {
+            return Ok(Some(Pending {
+                file: file.clone(),
+                hash: String::new(),
+                outcome: Outcome::Unusable(format!(
+                    "file is {} bytes, over the {max}-byte cap (max_file_bytes in .nexus/config.json); skipped",
+                    file.size
+                )),
+            }));
+        }
+        let bytes = match std::fs::read(&file.abs) {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => {
+                return Ok(Some(Pending {
+                    file: file.clone(),
+                    hash: String::new(),
+                    outcome: Outcome::Unusable(format!("cannot read file: {e}")),
+                }));
+            }
+        };
+        let hash = hash_bytes(&bytes);
+        if let Some(row) = row {
+            if !forced && row.hash == hash {
+                db::files::touch(&self.conn, &file.rel, file.size, file.mtime_ns)?;
+                return Ok(None);
+            }
+        }
+        // The size and mtime of what was actually read.
+        let file = FoundFile {
+            size: bytes.len() as u64,
+            ..file.clone()
+        };
+        let outcome = Outcome::Parsed(parse_file(&file.rel, &bytes));
+        Ok(Some(Pending {
+            file,
+            hash,
+            outcome,
+        }))
+    }
+
+    /// Writes one parsed file (inside the caller's transaction).
+    fn write_pending(&mut self, p: Pending, report: &mut BatchReport, now: &str) -> Result<()> {
+        let rel = p.file.rel.clone();
+        let previous = db::files::get(&self.conn, &rel)?;
+        let mut row = FileRow {
+            path: rel.clone(),
+            size: p.file.size,
+            mtime_ns: p.file.mtime_ns,
+            hash: p.hash,
+            status: FileStatus::Invalid,
+            schema_name: previous.as_ref().and_then(|r| r.schema_name.clone()),
+            layout: previous.as_ref().and_then(|r| r.layout.clone()),
+        };
+        let problems = match p.outcome {
+            Outcome::Unusable(message) => vec![FileProblem::new("", message)],
+            Outcome::Parsed(ParsedFile::Invalid(problem)) => vec![problem],
+            Outcome::Parsed(ParsedFile::NotData(_)) => {
+                row.status = FileStatus::NotData;
+                row.schema_name = None;
+                row.layout = None;
+                for object in db::objects::in_file(&self.conn, &rel)? {
+                    db::objects::delete(&self.conn, object.id)?;
+                    report.objects_removed.push(object.key);
+                }
+                report.files_not_data += 1;
+                Vec::new()
+            }
+            Outcome::Parsed(ParsedFile::Data(data)) => {
+                row.schema_name = Some(data.schema_name.clone());
+                row.layout = Some(data.layout.as_str().to_string());
+                match self.write_objects(&rel, data, report, now)? {
+                    Ok(problems) => {
+                        row.status = FileStatus::Data;
+                        problems
+                    }
+                    Err(problem) => vec![problem],
+                }
+            }
+        };
+        let problem_rows: Vec<Problem> = problems
+            .into_iter()
+            .map(|p| Problem {
+                file_path: rel.clone(),
+                object_key: object_key_for(&rel, &p.pointer, &self.conn),
+                pointer: p.pointer,
+                message: p.message,
+                detected_at: now.to_string(),
+            })
+            .collect();
+        if !problem_rows.is_empty() {
+            report.problem_files.push(rel.clone());
+        }
+        db::problems::replace_for_file(&self.conn, &rel, &problem_rows)?;
+        db::files::upsert(&self.conn, &row, now)?;
+        Ok(())
+    }
+
+    /// Validates and writes the objects of a data file. `Err` is a
+    /// whole-file problem (unknown schema): the old objects stay.
+    fn write_objects(
+        &mut self,
+        rel: &str,
+        data: DataFile,
+        report: &mut BatchReport,
+        now: &str,
+    ) -> Result<Result<Vec<FileProblem>, FileProblem>> {
+        let schema = match self.registry.get(&self.conn, &data.schema_name) {
+            Ok(Some(schema)) => schema,
+            Ok(None) => {
+                return Ok(Err(FileProblem::new(
+                    "/schema",
+                    format!(
+                        "unknown schema \"{}\": add it with `me-nexus schema add` or a plugin manifest",
+                        data.schema_name
+                    ),
+                )));
+            }
+            Err(e) => return Ok(Err(FileProblem::new("/schema", e.to_string()))),
+        };
+        let mut problems = data.problems;
+        let mut keep = HashSet::with_capacity(data.objects.len());
+        for object in data.objects {
+            // The item's index in the file, so that problems find their object.
+            let position = item_index(&object.pointer).unwrap_or(0);
+            problems.extend(schema.validate(&object.content, &object.pointer));
+            let content_json = serde_json::to_string(&object.content).unwrap_or_default();
+            let content_hash = hash_bytes(content_json.as_bytes());
+            let new = NewObject {
+                key: &object.key,
+                schema_id: schema.id,
+                source_path: rel,
+                item_id: object.item_id.as_deref(),
+                position,
+                title: &object.title,
+                content_json: &content_json,
+                content_hash: &content_hash,
+                created_at: timestamp_field(&object.content, "created_at"),
+                updated_at: timestamp_field(&object.content, "updated_at"),
+            };
+            match db::objects::upsert(&self.conn, &new, now)? {
+                Upserted::Inserted(_) => report.objects_added.push(object.key.clone()),
+                Upserted::Updated(_) => report.objects_updated.push(object.key.clone()),
+                Upserted::Unchanged(_) => {}
+            }
+            keep.insert(object.key);
+        }
+        for old in db::objects::in_file(&self.conn, rel)? {
+            if !keep.contains(&old.key) {
+                db::objects::delete(&self.conn, old.id)?;
+                report.objects_removed.push(old.key);
+            }
+        }
+        Ok(Ok(problems))
+    }
+
+    /// Registers the schemas of plugins touched by the plan. Returns the
+    /// paths that belong to plugins (manifests and schema files), which are
+    /// not data.
+    fn sync_plugins(
+        &mut self,
+        plan: &mut Plan,
+        report: &mut BatchReport,
+        now: &str,
+    ) -> Result<HashSet<String>> {
+        let root = self.vault.root().to_path_buf();
+        let mut dirs: BTreeSet<String> = BTreeSet::new();
+        let mut definition_cache: HashMap<String, Vec<String>> = HashMap::new();
+        let mut owned = HashSet::new();
+        let all_paths: Vec<String> = plan
+            .present
+            .iter()
+            .map(|f| f.rel.clone())
+            .chain(plan.gone.iter().cloned())
+            .collect();
+        for rel in &all_paths {
+            let Some(dir) = plugin_dir_of(rel) else {
+                continue;
+            };
+            let manifest = format!("{dir}/plugin.json");
+            let definitions = definition_cache
+                .entry(dir.clone())
+                .or_insert_with(|| plugins::definition_files(&root, &manifest));
+            let was_plugin_file =
+                db::files::get(&self.conn, rel)?.is_some_and(|r| r.status == FileStatus::Plugin);
+            if *rel == manifest || definitions.contains(rel) || was_plugin_file {
+                owned.insert(rel.clone());
+                dirs.insert(dir);
+            }
+        }
+        let mut changed_schemas = Vec::new();
+        for dir in dirs {
+            let manifest_rel = format!("{dir}/plugin.json");
+            let tx = db::begin(&self.conn)?;
+            // Forget the plugin files indexed before; they are re-recorded below.
+            for row in db::files::under(&tx, &dir)? {
+                if row.status == FileStatus::Plugin {
+                    db::files::delete(&tx, &row.path)?;
+                    db::problems::replace_for_file(&tx, &row.path, &[])?;
+                }
+            }
+            let bytes = match std::fs::read(root.join(&manifest_rel)) {
+                Ok(bytes) => bytes,
+                Err(_) => {
+                    tx.commit()?;
+                    continue; // The plugin was removed; its schemas stay registered.
+                }
+            };
+            let mut problems = Vec::new();
+            let mut files = vec![manifest_rel.clone()];
+            match plugins::load_manifest(&root, &manifest_rel, &bytes) {
+                Err(problem) => problems.push(problem),
+                Ok(manifest) => {
+                    problems.extend(manifest.problems);
+                    for (index, schema) in manifest.schemas.iter().enumerate() {
+                        if let Some(file) = &schema.definition_file {
+                            files.push(file.clone());
+                            owned.insert(file.clone());
+                        }
+                        match self.registry.register(
+                            &tx,
+                            &schema.schema_name,
+                            &schema.definition,
+                            schema.version,
+                        ) {
+                            Ok(crate::schema::RegisterOutcome::Unchanged) => {}
+                            Ok(outcome) => {
+                                self.audit.record_one(
+                                    "schema.registered",
+                                    None,
+                                    json!({"schema_name": schema.schema_name, "plugin": manifest.name, "outcome": format!("{outcome:?}")}),
+                                )?;
+                                changed_schemas.push(schema.schema_name.clone());
+                            }
+                            Err(e) => problems
+                                .push(FileProblem::new(format!("/schemas/{index}"), e.to_string())),
+                        }
+                    }
+                }
+            }
+            for file in &files {
+                let abs = root.join(file);
+                let (size, mtime_ns) = walk::stat(&abs).unwrap_or((0, 0));
+                let hash = std::fs::read(&abs)
+                    .map(|b| hash_bytes(&b))
+                    .unwrap_or_default();
+                db::files::upsert(
+                    &tx,
+                    &FileRow {
+                        path: file.clone(),
+                        size,
+                        mtime_ns,
+                        hash,
+                        status: FileStatus::Plugin,
+                        schema_name: None,
+                        layout: None,
+                    },
+                    now,
+                )?;
+            }
+            let rows: Vec<Problem> = problems
+                .into_iter()
+                .map(|p| Problem {
+                    file_path: manifest_rel.clone(),
+                    pointer: p.pointer,
+                    message: p.message,
+                    object_key: None,
+                    detected_at: now.to_string(),
+                })
+                .collect();
+            if !rows.is_empty() {
+                report.problem_files.push(manifest_rel.clone());
+            }
+            db::problems::replace_for_file(&tx, &manifest_rel, &rows)?;
+            tx.commit()?;
+        }
+        // Files of a changed schema are re-validated.
+        let present: HashSet<String> = plan.present.iter().map(|f| f.rel.clone()).collect();
+        for name in &changed_schemas {
+            for rel in db::files::with_schema(&self.conn, name)? {
+                plan.forced.insert(rel.clone());
+                if !present.contains(&rel) {
+                    let abs = self.vault.abs(&rel);
+                    if let Ok((size, mtime_ns)) = walk::stat(&abs) {
+                        plan.present.push(FoundFile {
+                            rel,
+                            abs,
+                            size,
+                            mtime_ns,
+                        });
+                    }
+                }
+            }
+        }
+        plan.gone.retain(|p| !owned.contains(p));
+        report.schemas_changed = changed_schemas;
+        Ok(owned)
+    }
+}
+
+/// The key of the object a problem at `pointer` in `rel` belongs to: the
+/// item at `/data/<index>` of a collection, or the whole-file object.
+fn object_key_for(rel: &str, pointer: &str, conn: &rusqlite::Connection) -> Option<String> {
+    if let Some(index) = item_index(pointer) {
+        return conn
+            .prepare_cached(
+                "SELECT file_path FROM data_objects WHERE source_path = ?1 AND position = ?2",
+            )
+            .ok()?
+            .query_row(rusqlite::params![rel, index], |r| r.get(0))
+            .ok();
+    }
+    db::objects::get_by_key(conn, rel)
+        .ok()
+        .flatten()
+        .map(|o| o.key)
+}
+
+/// The item index in a pointer `/data/<index>/...`.
+fn item_index(pointer: &str) -> Option<i64> {
+    pointer
+        .strip_prefix("/data/")?
+        .split('/')
+        .next()?
+        .parse()
+        .ok()
+}
+
+/// A timestamp field of the content, if it is valid RFC 3339.
+fn timestamp_field(content: &Value, field: &str) -> Option<String> {
+    let text = content.get(field)?.as_str()?;
+    chrono::DateTime::parse_from_rfc3339(text).ok()?;
+    Some(text.to_string())
+}

@@ -1,0 +1,296 @@
+//! Keeping `object_permissions` and `.nexus/permissions.json` in step.
+//!
+//! The rule: if permissions.json changed on disk since Me-Nexus last wrote
+//! or read it, the file wins (a hand edit is picked up, and after a database
+//! rebuild every grant comes back). Otherwise the database wins and the file
+//! is rewritten from it when they differ. A file that cannot be parsed is
+//! reported and never rewritten; entries that cannot be read are kept
+//! verbatim and count as no grant.
+
+use std::collections::{BTreeMap, HashSet};
+
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use crate::audit::{AuditEntry, Source};
+use crate::db::files::{FileRow, FileStatus};
+use crate::db::problems::Problem;
+use crate::db::{self, hash_bytes, now_rfc3339};
+use crate::error::{IoContext, NexusError, Result};
+use crate::permissions::file::{self as pfile, PermissionsFile};
+use crate::permissions::model::{PermissionChange, Permissions, diff};
+use crate::sync::engine::Engine;
+use crate::sync::indexer::BatchReport;
+use crate::vault::PERMISSIONS_REL;
+use crate::vault::atomic::write_atomic;
+use crate::vault::formats::FileProblem;
+use crate::vault::walk;
+
+/// Which objects a permission change applies to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PermissionTarget {
+    /// These keys (each must exist).
+    Keys(Vec<String>),
+    /// Every object of a schema.
+    Schema(String),
+    /// Every object.
+    All,
+}
+
+/// One object's permissions before and after a change.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct PermissionUpdate {
+    /// Object key.
+    pub key: String,
+    /// Before.
+    pub old: Permissions,
+    /// After.
+    pub new: Permissions,
+}
+
+impl Engine {
+    /// The permissions of object `key`.
+    pub fn get_permissions(&self, key: &str) -> Result<Permissions> {
+        let object = db::objects::get_by_key(&self.conn, key)?
+            .ok_or_else(|| NexusError::NotFound(format!("no object with key {key}")))?;
+        db::permissions::get(&self.conn, object.id)
+    }
+
+    /// Changes the permissions of the target objects: database, then
+    /// permissions.json, then one audit line per changed object (old → new,
+    /// and the source). Returns what changed.
+    pub fn set_permissions(
+        &mut self,
+        target: &PermissionTarget,
+        change: &PermissionChange,
+        source: Source,
+    ) -> Result<Vec<PermissionUpdate>> {
+        change.validate().map_err(NexusError::InvalidInput)?;
+        let _lock = self.vault.lock_for_write()?;
+        // A hand edit of permissions.json that the watcher has not seen yet
+        // is taken in first, so that rewriting the file cannot lose it.
+        let mut report = BatchReport::default();
+        self.sync_permissions_file(false, &mut report)?;
+
+        let rows: Vec<(i64, String, Permissions)> = match target {
+            PermissionTarget::Keys(keys) => {
+                let mut rows = Vec::with_capacity(keys.len());
+                for key in keys {
+                    crate::vault::keys::check_key(key).map_err(NexusError::InvalidInput)?;
+                    let object = db::objects::get_by_key(&self.conn, key)?
+                        .ok_or_else(|| NexusError::NotFound(format!("no object with key {key}")))?;
+                    rows.push((
+                        object.id,
+                        object.key,
+                        db::permissions::get(&self.conn, object.id)?,
+                    ));
+                }
+                rows
+            }
+            PermissionTarget::Schema(name) => {
+                if db::schemas::get(&self.conn, name)?.is_none() {
+                    return Err(NexusError::NotFound(format!("no schema named {name}")));
+                }
+                db::permissions::all_with_keys(&self.conn, Some(name))?
+            }
+            PermissionTarget::All => db::permissions::all_with_keys(&self.conn, None)?,
+        };
+        let mut updates = Vec::new();
+        let tx = db::begin(&self.conn)?;
+        for (id, key, old) in rows {
+            let new = change.apply(&old);
+            if new != old {
+                db::permissions::set(&tx, id, &new)?;
+                updates.push(PermissionUpdate { key, old, new });
+            }
+        }
+        tx.commit()?;
+        if !updates.is_empty() {
+            self.sync_permissions_file(true, &mut report)?;
+        }
+        let entries: Vec<AuditEntry> = updates
+            .iter()
+            .map(|u| permission_audit(&u.key, &u.old, &u.new, source))
+            .collect();
+        self.audit.record(&entries)?;
+        Ok(updates)
+    }
+
+    /// Reconciles permissions.json with the database (see the module docs).
+    /// With `dump`, the file is rewritten from the database even if nothing
+    /// else suggests it is stale.
+    pub(crate) fn sync_permissions_file(
+        &mut self,
+        dump: bool,
+        report: &mut BatchReport,
+    ) -> Result<()> {
+        let path = self.vault.permissions_path();
+        let now = now_rfc3339();
+        let row = db::files::get(&self.conn, PERMISSIONS_REL)?;
+        let current = match std::fs::read(&path) {
+            Ok(bytes) => Some(bytes),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => return Err(NexusError::io(&path, e)),
+        };
+        let current_hash = current.as_deref().map(hash_bytes);
+        let changed_on_disk = match (&current_hash, &row) {
+            (Some(hash), Some(row)) => *hash != row.hash,
+            (Some(_), None) => true,
+            (None, _) => false,
+        };
+        let mut parsed: Option<PermissionsFile> = None;
+        if let (true, Some(bytes)) = (changed_on_disk, current.as_deref()) {
+            match pfile::parse(bytes) {
+                Err(problem) => {
+                    // Never rewrite a file we cannot read; keep the grants
+                    // as they are until the user fixes it.
+                    self.record_permissions_file(bytes, FileStatus::Invalid, &[problem], &now)?;
+                    report.problem_files.push(PERMISSIONS_REL.to_string());
+                    return Ok(());
+                }
+                Ok(file) => {
+                    self.ingest_permissions(&file, report, &now)?;
+                    parsed = Some(file);
+                }
+            }
+        }
+        let stale = row
+            .as_ref()
+            .is_some_and(|r| r.status == FileStatus::Invalid)
+            && !changed_on_disk;
+        if stale {
+            return Ok(()); // Still the unparsable file: leave it alone.
+        }
+        if !(dump || changed_on_disk || current.is_none()) {
+            return Ok(());
+        }
+        // Rewrite from the database, keeping unreadable entries verbatim.
+        let invalid = match (&parsed, current.as_deref()) {
+            (Some(file), _) => file.invalid.clone(),
+            (None, Some(bytes)) => pfile::parse(bytes).map(|f| f.invalid).unwrap_or_default(),
+            (None, None) => BTreeMap::new(),
+        };
+        let mut entries: BTreeMap<String, Permissions> = db::permissions::non_default(&self.conn)?
+            .into_iter()
+            .collect();
+        entries.extend(db::permissions::orphans(&self.conn)?);
+        let desired = pfile::render(&entries, &invalid);
+        if current.as_deref() != Some(desired.as_slice()) {
+            write_atomic(&path, &desired)?;
+        }
+        let problems = parsed.map(|f| f.problems).unwrap_or_default();
+        let mut all_problems = problems;
+        all_problems.extend(self.orphan_problems()?);
+        self.record_permissions_file(&desired, FileStatus::Permissions, &all_problems, &now)?;
+        Ok(())
+    }
+
+    /// Applies a parsed permissions.json to the database (source: file).
+    fn ingest_permissions(
+        &mut self,
+        file: &PermissionsFile,
+        report: &mut BatchReport,
+        _now: &str,
+    ) -> Result<()> {
+        let tx = db::begin(&self.conn)?;
+        let mut audit = Vec::new();
+        let mut orphans = Vec::new();
+        let mut listed = HashSet::new();
+        for (key, perms) in &file.entries {
+            listed.insert(key.clone());
+            match db::objects::get_by_key(&tx, key)? {
+                Some(object) => {
+                    let old = db::permissions::get(&tx, object.id)?;
+                    if old != *perms {
+                        db::permissions::set(&tx, object.id, perms)?;
+                        audit.push(permission_audit(key, &old, perms, Source::File));
+                        report.permissions_changed.push(key.clone());
+                    }
+                }
+                None => orphans.push((key.clone(), perms.clone())),
+            }
+        }
+        // Objects the file no longer lists (or lists unreadably) have no
+        // grant: absence means zero trust.
+        for (key, perms) in db::permissions::non_default(&tx)? {
+            if listed.contains(&key) {
+                continue;
+            }
+            if let Some(object) = db::objects::get_by_key(&tx, &key)? {
+                let default = Permissions::default();
+                db::permissions::set(&tx, object.id, &default)?;
+                audit.push(permission_audit(&key, &perms, &default, Source::File));
+                report.permissions_changed.push(key);
+            }
+        }
+        db::permissions::replace_orphans(&tx, &orphans)?;
+        tx.commit()?;
+        self.audit.record(&audit)
+    }
+
+    fn orphan_problems(&self) -> Result<Vec<FileProblem>> {
+        Ok(db::permissions::orphans(&self.conn)?
+            .into_iter()
+            .map(|(key, _)| {
+                FileProblem::new(
+                    format!("/object_permissions/{}", pfile::escape_pointer(&key)),
+                    format!("no object has the key {key}; the entry is kept and applies if such an object appears"),
+                )
+            })
+            .collect())
+    }
+
+    fn record_permissions_file(
+        &self,
+        bytes: &[u8],
+        status: FileStatus,
+        problems: &[FileProblem],
+        now: &str,
+    ) -> Result<()> {
+        let path = self.vault.permissions_path();
+        let (size, mtime_ns) = walk::stat(&path)
+            .with_path(&path)
+            .unwrap_or((bytes.len() as u64, 0));
+        let tx = db::begin(&self.conn)?;
+        db::files::upsert(
+            &tx,
+            &FileRow {
+                path: PERMISSIONS_REL.to_string(),
+                size,
+                mtime_ns,
+                hash: hash_bytes(bytes),
+                status,
+                schema_name: None,
+                layout: None,
+            },
+            now,
+        )?;
+        let rows: Vec<Problem> = problems
+            .iter()
+            .map(|p| Problem {
+                file_path: PERMISSIONS_REL.to_string(),
+                pointer: p.pointer.clone(),
+                message: p.message.clone(),
+                object_key: None,
+                detected_at: now.to_string(),
+            })
+            .collect();
+        db::problems::replace_for_file(&tx, PERMISSIONS_REL, &rows)?;
+        tx.commit()?;
+        Ok(())
+    }
+}
+
+/// The audit line of a permission change.
+pub fn permission_audit(
+    key: &str,
+    old: &Permissions,
+    new: &Permissions,
+    source: Source,
+) -> AuditEntry {
+    AuditEntry::now(
+        "permission.changed",
+        Some(key),
+        json!({"changes": Value::Object(diff(old, new)), "source": source.as_str()}),
+    )
+}

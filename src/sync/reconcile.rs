@@ -1,0 +1,66 @@
+//! The full reconcile: walk the whole vault and bring the index in line
+//! with the files. `me-nexus sync` runs it; the sync service runs it at
+//! start, on notify's Rescan flag, and periodically as a safety net.
+
+use std::collections::{BTreeSet, HashSet};
+
+use crate::db::{self, now_rfc3339, problems::Problem};
+use crate::error::Result;
+use crate::sync::engine::Engine;
+use crate::sync::indexer::{BatchReport, Plan};
+use crate::vault::walk::walk_vault;
+
+impl Engine {
+    /// Walks the vault, re-reads only files whose size, mtime or content
+    /// changed, removes the objects of files that are gone, and reconciles
+    /// permissions.json. Running it twice in a row changes nothing.
+    pub fn reconcile(&mut self) -> Result<BatchReport> {
+        let _lock = self.vault.lock_for_write()?;
+        self.reconcile_locked()
+    }
+
+    pub(crate) fn reconcile_locked(&mut self) -> Result<BatchReport> {
+        let walked = walk_vault(self.vault.root())?;
+        let present: HashSet<&str> = walked.files.iter().map(|f| f.rel.as_str()).collect();
+        let gone: BTreeSet<String> = db::files::all(&self.conn)?
+            .into_iter()
+            .map(|row| row.path)
+            .filter(|path| {
+                path != crate::vault::PERMISSIONS_REL && !present.contains(path.as_str())
+            })
+            .collect();
+        let plan = Plan {
+            present: walked.files.clone(),
+            gone,
+            forced: HashSet::new(),
+            full: true,
+        };
+        let mut report = self.apply_plan(plan)?;
+
+        // Paths the walk could not take in (non-UTF-8 names, unreadable
+        // folders) are problems; problems of files no longer indexed go.
+        let now = now_rfc3339();
+        let tx = db::begin(&self.conn)?;
+        tx.execute(
+            "DELETE FROM problems WHERE file_path NOT IN (SELECT path FROM files)
+               AND file_path <> ?1",
+            [crate::vault::PERMISSIONS_REL],
+        )?;
+        for (rel, message) in &walked.skipped {
+            db::problems::replace_for_file(
+                &tx,
+                rel,
+                &[Problem {
+                    file_path: rel.clone(),
+                    pointer: String::new(),
+                    message: message.clone(),
+                    object_key: None,
+                    detected_at: now.clone(),
+                }],
+            )?;
+            report.problem_files.push(rel.clone());
+        }
+        tx.commit()?;
+        Ok(report)
+    }
+}

@@ -1,0 +1,327 @@
+//! The sync service: one named thread that owns an [`Engine`], runs the
+//! watcher, processes file batches and commands, and reports events.
+//!
+//! Clients talk to it only through channels, so the window never waits on
+//! disk or SQLite, and the engine knows nothing about the UI: a client that
+//! wants to be woken passes a waker closure (the window passes one that
+//! calls `request_repaint`).
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use crossbeam_channel::{Receiver, Sender, select, unbounded};
+
+use crate::error::{NexusError, Result};
+use crate::sync::commands::{SyncCommand, SyncEvent, SyncState, SyncStatus};
+use crate::sync::engine::Engine;
+use crate::sync::indexer::BatchReport;
+use crate::sync::watcher::{self, WatchBatch};
+
+/// Called after events were sent, to wake the client.
+pub type Waker = Arc<dyn Fn() + Send + Sync>;
+
+/// The client's side of a running sync service. Dropping it shuts the
+/// service down and waits for the thread.
+pub struct SyncHandle {
+    commands: Sender<SyncCommand>,
+    events: Receiver<SyncEvent>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for SyncHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SyncHandle").finish_non_exhaustive()
+    }
+}
+
+impl SyncHandle {
+    /// Sends a command.
+    pub fn send(&self, command: SyncCommand) -> Result<()> {
+        self.commands
+            .send(command)
+            .map_err(|_| NexusError::Sync("the sync service has stopped".into()))
+    }
+
+    /// A sender for commands (cheap to clone).
+    pub fn commands(&self) -> Sender<SyncCommand> {
+        self.commands.clone()
+    }
+
+    /// The event receiver.
+    pub fn events(&self) -> &Receiver<SyncEvent> {
+        &self.events
+    }
+
+    /// Stops the service and waits for its thread.
+    pub fn shutdown(mut self) -> Result<()> {
+        self.stop()
+    }
+
+    fn stop(&mut self) -> Result<()> {
+        let _ = self.commands.send(SyncCommand::Shutdown);
+        if let Some(thread) = self.thread.take() {
+            thread
+                .join()
+                .map_err(|_| NexusError::Sync("the sync thread panicked".into()))?;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for SyncHandle {
+    fn drop(&mut self) {
+        if let Err(e) = self.stop() {
+            tracing::error!("{e}");
+        }
+    }
+}
+
+/// Opens the vault at `vault_path` and starts its sync service on a thread
+/// named `me-nexus-sync`. The service first runs a full reconcile, then
+/// follows file changes. Opening errors (not a vault, ...) are returned here.
+pub fn spawn_sync_service(vault_path: &Path, waker: Option<Waker>) -> Result<SyncHandle> {
+    let engine = Engine::open(vault_path)?;
+    let (command_tx, command_rx) = unbounded();
+    let (event_tx, event_rx) = unbounded();
+    let thread = std::thread::Builder::new()
+        .name("me-nexus-sync".into())
+        .spawn(move || {
+            let mut service = Service {
+                engine,
+                events: event_tx,
+                waker,
+                errors: 0,
+            };
+            service.run(&command_rx);
+        })
+        .map_err(|e| NexusError::Sync(format!("cannot start the sync thread: {e}")))?;
+    Ok(SyncHandle {
+        commands: command_tx,
+        events: event_rx,
+        thread: Some(thread),
+    })
+}
+
+struct Service {
+    engine: Engine,
+    events: Sender<SyncEvent>,
+    waker: Option<Waker>,
+    errors: usize,
+}
+
+impl Service {
+    fn run(&mut self, commands: &Receiver<SyncCommand>) {
+        let settings = self.engine.vault().settings().clone();
+        let (fs_tx, fs_rx) = unbounded();
+        // The watcher starts before the first reconcile so that no change
+        // made during it is missed.
+        let watcher = match watcher::watch(
+            self.engine.vault().root(),
+            Duration::from_millis(settings.debounce_ms),
+            fs_tx,
+        ) {
+            Ok(w) => Some(w),
+            Err(e) => {
+                self.report_error(e.to_string());
+                None
+            }
+        };
+        self.status(SyncState::Starting, 0);
+        self.full_reconcile();
+        let periodic =
+            crossbeam_channel::tick(Duration::from_secs(settings.reconcile_interval_secs.max(1)));
+        loop {
+            select! {
+                recv(commands) -> command => match command {
+                    Ok(SyncCommand::Shutdown) | Err(_) => break,
+                    Ok(command) => self.handle_command(command),
+                },
+                recv(fs_rx) -> batch => {
+                    let Ok(first) = batch else { break };
+                    self.handle_watch_batches(first, &fs_rx);
+                },
+                recv(periodic) -> _ => self.full_reconcile(),
+            }
+        }
+        drop(watcher);
+        tracing::info!("sync service stopped");
+    }
+
+    /// Merges every batch already waiting into one and processes it.
+    fn handle_watch_batches(&mut self, first: WatchBatch, fs_rx: &Receiver<WatchBatch>) {
+        let mut paths = BTreeSet::new();
+        let mut rescan = false;
+        let mut pending = vec![first];
+        pending.extend(fs_rx.try_iter());
+        for batch in pending {
+            match batch {
+                WatchBatch::Paths(p) => paths.extend(p),
+                WatchBatch::Rescan => rescan = true,
+                WatchBatch::Error(e) => {
+                    self.report_error(format!("file watcher: {e}"));
+                    rescan = true;
+                }
+            }
+        }
+        if rescan {
+            tracing::warn!("file events were lost; running a full reconcile");
+            self.full_reconcile();
+            return;
+        }
+        self.status(SyncState::Syncing { files: paths.len() }, paths.len());
+        let result = self.engine.index_paths(paths);
+        self.after_batch(result);
+    }
+
+    fn full_reconcile(&mut self) {
+        self.status(SyncState::Syncing { files: 0 }, 0);
+        let result = self.engine.reconcile();
+        self.after_batch(result);
+    }
+
+    fn after_batch(&mut self, result: Result<BatchReport>) {
+        match result {
+            Ok(report) => {
+                if report.changed_anything() || !report.problem_files.is_empty() {
+                    tracing::info!("{}", report.summary());
+                }
+                self.report(&report);
+                self.status(SyncState::Watching, 0);
+            }
+            Err(e) => {
+                self.report_error(e.to_string());
+                self.status(SyncState::Error(e.to_string()), 0);
+            }
+        }
+    }
+
+    fn handle_command(&mut self, command: SyncCommand) {
+        match command {
+            SyncCommand::ForceSync => self.full_reconcile(),
+            SyncCommand::SaveObject {
+                schema_name,
+                content,
+                key,
+                source,
+                reply,
+            } => {
+                let result = self
+                    .engine
+                    .save_object(&schema_name, content, key.as_deref(), source);
+                if let Ok(new_key) = &result {
+                    let (added, updated) = if key.is_some() {
+                        (Vec::new(), vec![new_key.clone()])
+                    } else {
+                        (vec![new_key.clone()], Vec::new())
+                    };
+                    self.send(SyncEvent::ObjectsChanged {
+                        added,
+                        updated,
+                        removed: Vec::new(),
+                        moved: Vec::new(),
+                    });
+                }
+                self.reply(reply, result);
+            }
+            SyncCommand::DeleteObject { key, source, reply } => {
+                let result = self.engine.delete_object(&key, source);
+                if result.is_ok() {
+                    self.send(SyncEvent::ObjectsChanged {
+                        added: Vec::new(),
+                        updated: Vec::new(),
+                        removed: vec![key],
+                        moved: Vec::new(),
+                    });
+                }
+                self.reply(reply, result);
+            }
+            SyncCommand::SetPermissions {
+                target,
+                change,
+                source,
+                reply,
+            } => {
+                let result = self.engine.set_permissions(&target, &change, source);
+                if let Ok(updates) = &result {
+                    self.send(SyncEvent::PermissionsChanged {
+                        keys: updates.iter().map(|u| u.key.clone()).collect(),
+                    });
+                }
+                self.reply(reply, result);
+            }
+            SyncCommand::Shutdown => {}
+        }
+        self.status(SyncState::Watching, 0);
+    }
+
+    /// Sends a command's result to its requester, or reports a failure as
+    /// an event when nobody asked for the result: exactly once either way.
+    fn reply<T>(&mut self, reply: Option<Sender<Result<T>>>, result: Result<T>) {
+        match reply {
+            Some(tx) => {
+                if let Err(crossbeam_channel::SendError(Err(e))) = tx.send(result) {
+                    self.report_error(e.to_string());
+                }
+            }
+            None => {
+                if let Err(e) = result {
+                    self.report_error(e.to_string());
+                }
+            }
+        }
+    }
+
+    fn report(&self, report: &BatchReport) {
+        if !(report.objects_added.is_empty()
+            && report.objects_updated.is_empty()
+            && report.objects_removed.is_empty()
+            && report.objects_moved.is_empty())
+        {
+            self.send(SyncEvent::ObjectsChanged {
+                added: report.objects_added.clone(),
+                updated: report.objects_updated.clone(),
+                removed: report.objects_removed.clone(),
+                moved: report.objects_moved.clone(),
+            });
+        }
+        if !report.permissions_changed.is_empty() {
+            self.send(SyncEvent::PermissionsChanged {
+                keys: report.permissions_changed.clone(),
+            });
+        }
+        if !report.problem_files.is_empty() {
+            let total = crate::db::problems::count(self.engine.conn()).unwrap_or(0);
+            self.send(SyncEvent::Problems {
+                files: report.problem_files.clone(),
+                total,
+            });
+        }
+    }
+
+    fn report_error(&mut self, message: String) {
+        tracing::error!("{message}");
+        self.errors += 1;
+        self.send(SyncEvent::Error(message));
+    }
+
+    fn status(&self, state: SyncState, pending: usize) {
+        let stats = self.engine.stats().unwrap_or_default();
+        self.send(SyncEvent::Status(SyncStatus {
+            state,
+            stats,
+            pending,
+            errors: self.errors,
+        }));
+    }
+
+    fn send(&self, event: SyncEvent) {
+        // A client that went away is not an error for the service.
+        let _ = self.events.send(event);
+        if let Some(waker) = &self.waker {
+            waker();
+        }
+    }
+}

@@ -1,0 +1,130 @@
+//! The file formats that hold objects, and how a file's bytes become objects.
+//!
+//! - Collection JSON `{"schema", "version", "data": [ {...}, ... ]}`: each
+//!   item is an object keyed by its `id`.
+//! - Single-object JSON `{"schema", "version", "data": {...}}`: one object.
+//! - Markdown: one `core.note` per file.
+//!
+//! Parsing never fails as a whole: a file that cannot be read as data gives
+//! a [`ParsedFile::Invalid`] problem, a JSON file that is not Me-Nexus data
+//! (no top-level `schema` string) gives [`ParsedFile::NotData`], and a bad
+//! item inside a good file gives a problem next to the good objects.
+
+pub mod json;
+pub mod markdown;
+
+use serde_json::Value;
+
+use crate::vault::ignore::{PathRole, classify};
+
+/// Schema name of Markdown notes.
+pub const NOTE_SCHEMA: &str = "core.note";
+
+/// How a data file lays out its objects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Layout {
+    /// `data` is an array of items with ids.
+    Collection,
+    /// `data` is one object.
+    Single,
+    /// A Markdown note.
+    Markdown,
+}
+
+impl Layout {
+    /// Name stored in the database.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Layout::Collection => "collection",
+            Layout::Single => "single",
+            Layout::Markdown => "markdown",
+        }
+    }
+}
+
+/// A problem inside a file: where (a JSON pointer, empty for the whole file)
+/// and what.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileProblem {
+    /// JSON pointer into the file (`/data/3/due`), or "" for the whole file.
+    pub pointer: String,
+    /// What is wrong, in words.
+    pub message: String,
+}
+
+impl FileProblem {
+    /// A problem at `pointer`.
+    pub fn new(pointer: impl Into<String>, message: impl Into<String>) -> Self {
+        FileProblem {
+            pointer: pointer.into(),
+            message: message.into(),
+        }
+    }
+}
+
+/// One object found in a file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ParsedObject {
+    /// The object's key.
+    pub key: String,
+    /// The item id for collection items.
+    pub item_id: Option<String>,
+    /// The object's content.
+    pub content: Value,
+    /// A title or summary for lists.
+    pub title: String,
+    /// Where the object sits in the file (`/data/0`, `/data`, or "").
+    pub pointer: String,
+}
+
+/// A file that holds Me-Nexus data.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DataFile {
+    /// The schema every object in the file follows.
+    pub schema_name: String,
+    /// How the objects are laid out.
+    pub layout: Layout,
+    /// The objects, in file order.
+    pub objects: Vec<ParsedObject>,
+    /// Items that could not become objects (no id, duplicate id, not an object).
+    pub problems: Vec<FileProblem>,
+}
+
+/// What a file's bytes are.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ParsedFile {
+    /// Me-Nexus data.
+    Data(DataFile),
+    /// A JSON file that is not Me-Nexus data (no top-level `schema`): skipped.
+    NotData(String),
+    /// A file that should be data but cannot be read as such.
+    Invalid(FileProblem),
+}
+
+/// Parses the bytes of the vault file `rel`.
+pub fn parse_file(rel: &str, bytes: &[u8]) -> ParsedFile {
+    match classify(rel) {
+        PathRole::Markdown => markdown::parse_note(rel, bytes),
+        PathRole::Json => json::parse_json_file(rel, bytes),
+        _ => ParsedFile::NotData("not a data file".into()),
+    }
+}
+
+/// A short title or summary of an object's content for lists: the first of
+/// `title`, `text`, `name`, `summary`, `content` that is a string.
+pub fn summarize(content: &Value, fallback: &str) -> String {
+    const FIELDS: [&str; 6] = ["title", "text", "name", "summary", "content", "body"];
+    let text = FIELDS
+        .iter()
+        .find_map(|f| content.get(*f).and_then(Value::as_str))
+        .unwrap_or(fallback);
+    let line = text.lines().next().unwrap_or("").trim();
+    truncate_chars(line, 120)
+}
+
+fn truncate_chars(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+        None => text.to_string(),
+    }
+}
