@@ -1,1 +1,53 @@
-fn main() {}
+//! The `me-nexus` executable: parses the command line and runs a headless
+//! subcommand. Errors print as one line and exit with status 1.
+
+use clap::Parser;
+use me_nexus::cli::{self, Cli, Command};
+
+fn main() {
+    let cli = Cli::parse();
+    let Some(command) = cli.command else {
+        eprintln!(
+            "me-nexus: the desktop window is not part of this build yet; try `me-nexus --help`"
+        );
+        std::process::exit(2);
+    };
+    let vault = vault_arg(&command);
+    let level = if matches!(command, Command::Watch { .. }) {
+        "info"
+    } else {
+        "warn"
+    };
+    cli::logging::init(vault.as_deref(), level);
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    match cli::run(command, &mut out) {
+        Ok(code) => std::process::exit(code),
+        Err(e) => {
+            eprintln!("error: {e}");
+            std::process::exit(1);
+        }
+    }
+}
+
+/// The vault folder a command works on, for its log file.
+fn vault_arg(command: &Command) -> Option<std::path::PathBuf> {
+    use cli::args::SchemaAction;
+    match command {
+        Command::Init { vault }
+        | Command::Sync { vault }
+        | Command::Watch { vault }
+        | Command::Status { vault, .. }
+        | Command::List { vault, .. }
+        | Command::Show { vault, .. }
+        | Command::Check { vault }
+        | Command::Save { vault, .. }
+        | Command::Rm { vault, .. }
+        | Command::Export { vault, .. }
+        | Command::Schema {
+            action: SchemaAction::Add { vault, .. } | SchemaAction::List { vault, .. },
+        } => Some(vault.clone()),
+        Command::Perms(args) => Some(args.vault.clone()),
+        Command::Info { .. } => None,
+    }
+}
