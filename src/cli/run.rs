@@ -66,10 +66,10 @@ pub fn run(command: Command, out: &mut dyn Write) -> Result<ExitCode> {
             json,
         } => {
             let engine = Engine::open(&vault)?;
-            if let Some(name) = &schema {
-                if db::schemas::get(engine.conn(), name)?.is_none() {
-                    return Err(NexusError::NotFound(format!("no schema named {name}")));
-                }
+            if let Some(name) = &schema
+                && db::schemas::get(engine.conn(), name)?.is_none()
+            {
+                return Err(NexusError::NotFound(format!("no schema named {name}")));
             }
             let objects = db::objects::list(engine.conn(), schema.as_deref())?;
             if json {

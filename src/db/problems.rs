@@ -81,7 +81,7 @@ pub fn all(conn: &Connection) -> Result<Vec<Problem>> {
 
 /// The problems of one object.
 pub fn for_object(conn: &Connection, key: &str) -> Result<Vec<Problem>> {
-    Ok(all_where(conn, "object_key = ?1", key)?)
+    all_where(conn, "object_key = ?1", key)
 }
 
 fn all_where(conn: &Connection, condition: &str, arg: &str) -> Result<Vec<Problem>> {

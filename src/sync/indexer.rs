@@ -289,16 +289,17 @@ impl Engine {
                     continue;
                 }
                 let abs = engine.vault.abs(&row.path);
-                if let Ok(meta) = std::fs::metadata(&abs) {
-                    if meta.is_file() && classify(&row.path) != PathRole::Ignored {
-                        late.push(FoundFile {
-                            rel: row.path.clone(),
-                            abs,
-                            size: meta.len(),
-                            mtime_ns: walk::mtime_ns(&meta),
-                        });
-                        continue;
-                    }
+                if let Ok(meta) = std::fs::metadata(&abs)
+                    && meta.is_file()
+                    && classify(&row.path) != PathRole::Ignored
+                {
+                    late.push(FoundFile {
+                        rel: row.path.clone(),
+                        abs,
+                        size: meta.len(),
+                        mtime_ns: walk::mtime_ns(&meta),
+                    });
+                    continue;
                 }
                 for object in db::objects::in_file(&engine.conn, &row.path)? {
                     db::objects::delete(&engine.conn, object.id)?;
@@ -335,10 +336,11 @@ impl Engine {
         let sizes: HashSet<u64> = gone.iter().map(|r| r.size).collect();
         let mut by_hash: HashMap<String, Vec<&FoundFile>> = HashMap::new();
         for (file, row) in to_read {
-            if row.is_none() && sizes.contains(&file.size) {
-                if let Ok(bytes) = std::fs::read(&file.abs) {
-                    by_hash.entry(hash_bytes(&bytes)).or_default().push(file);
-                }
+            if row.is_none()
+                && sizes.contains(&file.size)
+                && let Ok(bytes) = std::fs::read(&file.abs)
+            {
+                by_hash.entry(hash_bytes(&bytes)).or_default().push(file);
             }
         }
         let mut taken = HashSet::new();
@@ -395,11 +397,12 @@ impl Engine {
             }
         };
         let hash = hash_bytes(&bytes);
-        if let Some(row) = row {
-            if !forced && row.hash == hash {
-                db::files::touch(&self.conn, &file.rel, file.size, file.mtime_ns)?;
-                return Ok(None);
-            }
+        if let Some(row) = row
+            && !forced
+            && row.hash == hash
+        {
+            db::files::touch(&self.conn, &file.rel, file.size, file.mtime_ns)?;
+            return Ok(None);
         }
         // The size and mtime of what was actually read.
         let file = FoundFile {

@@ -69,11 +69,11 @@ pub fn walk_subdir(root: &Path, rel_dir: &str) -> Result<WalkResult> {
     let mut result = WalkResult::default();
     let mut visited = HashSet::new();
     let dir = canonical_root.join(rel_dir);
-    if let Ok(canon) = std::fs::canonicalize(&dir) {
-        if canon.starts_with(&canonical_root) {
-            visited.insert(canon);
-            walk_dir(&canonical_root, &dir, rel_dir, &mut visited, &mut result);
-        }
+    if let Ok(canon) = std::fs::canonicalize(&dir)
+        && canon.starts_with(&canonical_root)
+    {
+        visited.insert(canon);
+        walk_dir(&canonical_root, &dir, rel_dir, &mut visited, &mut result);
     }
     result.files.sort_by(|a, b| a.rel.cmp(&b.rel));
     Ok(result)
