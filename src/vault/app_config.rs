@@ -49,15 +49,21 @@ pub fn config_dir() -> Result<PathBuf> {
         })
 }
 
-fn app_config_path() -> Result<PathBuf> {
-    Ok(config_dir()?.join("app.json"))
-}
-
 impl AppConfig {
-    /// Loads `app.json`; a missing file is an empty config. A damaged file is
-    /// an error that names it (it is never silently replaced).
+    /// Loads `app.json` from the app config folder.
     pub fn load() -> Result<AppConfig> {
-        let path = app_config_path()?;
+        AppConfig::load_from(&config_dir()?)
+    }
+
+    /// Writes `app.json` to the app config folder.
+    pub fn save(&self) -> Result<()> {
+        self.save_to(&config_dir()?)
+    }
+
+    /// Loads `dir/app.json`; a missing file is an empty config. A damaged
+    /// file is an error that names it (it is never silently replaced).
+    pub fn load_from(dir: &Path) -> Result<AppConfig> {
+        let path = dir.join("app.json");
         match std::fs::read(&path) {
             Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| NexusError::json(&path, e)),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(AppConfig::default()),
@@ -65,9 +71,9 @@ impl AppConfig {
         }
     }
 
-    /// Writes `app.json` atomically.
-    pub fn save(&self) -> Result<()> {
-        let path = app_config_path()?;
+    /// Writes `dir/app.json` atomically.
+    pub fn save_to(&self, dir: &Path) -> Result<()> {
+        let path = dir.join("app.json");
         let text = serde_json::to_string_pretty(self).map_err(|e| NexusError::json(&path, e))?;
         write_atomic(&path, text.as_bytes())
     }
@@ -84,7 +90,12 @@ impl AppConfig {
 
 /// Seed API: the current vault, if one was chosen and still is a vault.
 pub fn get_vault_config() -> Result<Option<VaultConfig>> {
-    let app = AppConfig::load()?;
+    get_vault_config_in(&config_dir()?)
+}
+
+/// [`get_vault_config`] with an explicit app config folder.
+pub fn get_vault_config_in(config_dir: &Path) -> Result<Option<VaultConfig>> {
+    let app = AppConfig::load_from(config_dir)?;
     let Some(last) = app.last_vault else {
         return Ok(None);
     };
@@ -102,12 +113,52 @@ pub fn get_vault_config() -> Result<Option<VaultConfig>> {
 /// Seed API: makes the vault at `path` the current one and remembers it.
 /// The folder must already be a vault (see [`Vault::init`]).
 pub fn set_vault_path(path: &str) -> Result<VaultConfig> {
+    set_vault_path_in(&config_dir()?, path)
+}
+
+/// [`set_vault_path`] with an explicit app config folder.
+pub fn set_vault_path_in(config_dir: &Path, path: &str) -> Result<VaultConfig> {
     let vault = Vault::open(Path::new(path))?;
-    let mut app = AppConfig::load()?;
+    let mut app = AppConfig::load_from(config_dir)?;
     app.remember(vault.root());
-    app.save()?;
+    app.save_to(config_dir)?;
     Ok(VaultConfig {
         vault_path: vault.root().display().to_string(),
         created_at: vault.config().created_at.clone(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn set_and_get_the_current_vault() {
+        let config = tempfile::tempdir().unwrap();
+        assert_eq!(get_vault_config_in(config.path()).unwrap(), None);
+        let not_vault = tempfile::tempdir().unwrap();
+        assert!(set_vault_path_in(config.path(), not_vault.path().to_str().unwrap()).is_err());
+        assert!(!config.path().join("app.json").exists());
+
+        let dir = tempfile::tempdir().unwrap();
+        let vault = Vault::init(dir.path()).unwrap();
+        let set = set_vault_path_in(config.path(), dir.path().to_str().unwrap()).unwrap();
+        assert_eq!(set.vault_path, vault.root().display().to_string());
+        assert_eq!(set.created_at, vault.config().created_at);
+        assert_eq!(get_vault_config_in(config.path()).unwrap(), Some(set));
+        let app = AppConfig::load_from(config.path()).unwrap();
+        assert_eq!(app.recent_vaults, vec![vault.root().display().to_string()]);
+    }
+
+    #[test]
+    fn recent_list_is_deduplicated_and_bounded() {
+        let mut app = AppConfig::default();
+        for i in 0..15 {
+            app.remember(Path::new(&format!("/v{i}")));
+        }
+        app.remember(Path::new("/v3"));
+        assert_eq!(app.recent_vaults.len(), MAX_RECENT);
+        assert_eq!(app.recent_vaults[0], "/v3");
+        assert_eq!(app.recent_vaults.iter().filter(|v| *v == "/v3").count(), 1);
+    }
 }

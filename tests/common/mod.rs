@@ -26,7 +26,10 @@ impl TestVault {
     /// A copy of `assets/sample-vault`, not yet initialised.
     pub fn sample() -> TestVault {
         let v = TestVault::empty();
-        copy_dir(&Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/sample-vault"), v.path());
+        copy_dir(
+            &Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/sample-vault"),
+            v.path(),
+        );
         v
     }
 
@@ -100,8 +103,13 @@ impl TestVault {
     /// The object keys in the index, sorted.
     pub fn keys(&self) -> Vec<String> {
         let conn = self.db();
-        let mut stmt = conn.prepare("SELECT file_path FROM data_objects ORDER BY file_path").unwrap();
-        stmt.query_map([], |r| r.get(0)).unwrap().map(Result::unwrap).collect()
+        let mut stmt = conn
+            .prepare("SELECT file_path FROM data_objects ORDER BY file_path")
+            .unwrap();
+        stmt.query_map([], |r| r.get(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect()
     }
 
     /// The audit log lines, parsed.

@@ -1,0 +1,633 @@
+//! Engine tests on temporary vaults: files become objects, keys are stable,
+//! schemas and plugins, problems, reconcile, and write-back.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::TestVault;
+use me_nexus::Engine;
+use me_nexus::audit::Source;
+use me_nexus::permissions::model::PermissionChange;
+use me_nexus::sync::permissions_sync::PermissionTarget;
+use serde_json::{Value, json};
+
+fn engine(v: &TestVault) -> Engine {
+    Engine::init(v.path()).unwrap()
+}
+
+fn id_of(v: &TestVault, key: &str) -> i64 {
+    v.db()
+        .query_row(
+            "SELECT id FROM data_objects WHERE file_path = ?1",
+            [key],
+            |r| r.get(0),
+        )
+        .unwrap()
+}
+
+fn content(v: &TestVault, key: &str) -> Value {
+    let text: String = v
+        .db()
+        .query_row(
+            "SELECT c.content_json FROM object_content c JOIN data_objects o ON o.id = c.object_id WHERE o.file_path = ?1",
+            [key],
+            |r| r.get(0),
+        )
+        .unwrap();
+    serde_json::from_str(&text).unwrap()
+}
+
+fn problems(v: &TestVault) -> Vec<(String, String, String)> {
+    let conn = v.db();
+    let mut stmt = conn
+        .prepare("SELECT file_path, pointer, message FROM problems ORDER BY file_path, id")
+        .unwrap();
+    stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
+}
+
+fn share_ai(e: &mut Engine, key: &str) {
+    e.set_permissions(
+        &PermissionTarget::Keys(vec![key.into()]),
+        &PermissionChange {
+            share_with_ai: Some(true),
+            ..PermissionChange::default()
+        },
+        Source::App,
+    )
+    .unwrap();
+}
+
+const TODOS: &str = r#"{
+  "schema": "core.todo",
+  "version": "1.0",
+  "data": [
+    {"id": 1, "text": "one", "completed": false},
+    {"id": 2, "text": "two", "completed": false},
+    {"id": "x", "text": "three", "completed": true}
+  ]
+}
+"#;
+
+#[test]
+fn the_three_file_forms_become_objects_with_keys() {
+    let v = TestVault::empty();
+    v.write("todos.json", TODOS);
+    v.write(
+        "plugins/x/settings.json",
+        r#"{"schema":"core.note","version":"1","data":{"title":"S","body":"b"}}"#,
+    );
+    v.write(
+        "notes/daily/2025-01-15.md",
+        "---\ntags: [a, b]\n---\n# Standup\n\ntext\n",
+    );
+    v.write("notes/plain.md", "no heading here\n");
+    let mut e = engine(&v);
+    e.reconcile().unwrap();
+    assert_eq!(
+        v.keys(),
+        vec![
+            "notes/daily/2025-01-15.md",
+            "notes/plain.md",
+            "plugins/x/settings.json",
+            "todos.json#1",
+            "todos.json#2",
+            "todos.json#x"
+        ]
+    );
+    let note = content(&v, "notes/daily/2025-01-15.md");
+    assert_eq!(note["title"], "Standup");
+    assert_eq!(note["tags"], json!(["a", "b"]));
+    assert_eq!(note["body"], "# Standup\n\ntext\n");
+    assert_eq!(content(&v, "notes/plain.md")["title"], "plain");
+    assert_eq!(content(&v, "todos.json#x")["text"], "three");
+    let source: String = v
+        .db()
+        .query_row(
+            "SELECT source_path FROM data_objects WHERE file_path = 'todos.json#2'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(source, "todos.json");
+}
+
+#[test]
+fn keys_survive_reordering_other_edits_restarts_and_rebuilds() {
+    let v = TestVault::empty();
+    v.write("todos.json", TODOS);
+    let mut e = engine(&v);
+    e.reconcile().unwrap();
+    share_ai(&mut e, "todos.json#2");
+    let id2 = id_of(&v, "todos.json#2");
+
+    // Reorder and edit another item.
+    v.write(
+        "todos.json",
+        r#"{"schema":"core.todo","version":"1.0","data":[
+            {"id":"x","text":"three","completed":true},
+            {"id":2,"text":"two","completed":false},
+            {"id":1,"text":"one, edited","completed":true}]}"#,
+    );
+    e.reconcile().unwrap();
+    assert_eq!(id_of(&v, "todos.json#2"), id2);
+    assert_eq!(content(&v, "todos.json#1")["text"], "one, edited");
+    assert!(e.get_permissions("todos.json#2").unwrap().share_with_ai);
+
+    // Restart.
+    drop(e);
+    let mut e = Engine::open(v.path()).unwrap();
+    e.reconcile().unwrap();
+    assert_eq!(id_of(&v, "todos.json#2"), id2);
+
+    // Rebuild: the same keys and the same grant come back from the files.
+    drop(e);
+    let keys_before = v.keys();
+    for f in ["vault.sqlite", "vault.sqlite-wal", "vault.sqlite-shm"] {
+        let _ = std::fs::remove_file(v.abs(&format!(".nexus/{f}")));
+    }
+    let mut e = Engine::open(v.path()).unwrap();
+    e.reconcile().unwrap();
+    assert_eq!(v.keys(), keys_before);
+    assert!(e.get_permissions("todos.json#2").unwrap().share_with_ai);
+    assert!(!e.get_permissions("todos.json#1").unwrap().share_with_ai);
+    assert!(v.audit().iter().any(|l| l["action"] == "recovery"));
+}
+
+#[test]
+fn an_offline_move_keeps_identity_and_permissions() {
+    let v = TestVault::empty();
+    v.write("todos.json", TODOS);
+    v.write("notes/a.md", "# A\n");
+    let mut e = engine(&v);
+    e.reconcile().unwrap();
+    share_ai(&mut e, "todos.json#1");
+    share_ai(&mut e, "notes/a.md");
+    let id1 = id_of(&v, "todos.json#1");
+    let id_note = id_of(&v, "notes/a.md");
+
+    std::fs::create_dir_all(v.abs("archive")).unwrap();
+    std::fs::rename(v.abs("todos.json"), v.abs("archive/old-todos.json")).unwrap();
+    std::fs::rename(v.abs("notes"), v.abs("papers")).unwrap();
+    let report = e.reconcile().unwrap();
+    assert_eq!(report.objects_moved.len(), 4, "{report:?}");
+    assert!(
+        report.objects_removed.is_empty() && report.objects_added.is_empty(),
+        "{report:?}"
+    );
+    assert_eq!(id_of(&v, "archive/old-todos.json#1"), id1);
+    assert_eq!(id_of(&v, "papers/a.md"), id_note);
+    assert!(
+        e.get_permissions("archive/old-todos.json#1")
+            .unwrap()
+            .share_with_ai
+    );
+    assert!(e.get_permissions("papers/a.md").unwrap().share_with_ai);
+    let perms_file: Value = serde_json::from_str(&v.read(".nexus/permissions.json")).unwrap();
+    let listed: Vec<&String> = perms_file["object_permissions"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .collect();
+    assert_eq!(listed, vec!["archive/old-todos.json#1", "papers/a.md"]);
+    assert!(
+        v.audit()
+            .iter()
+            .any(|l| l["action"] == "object.moved" && l["key"] == "papers/a.md")
+    );
+}
+
+#[test]
+fn ignored_files_are_not_indexed() {
+    let v = TestVault::empty();
+    let note = "# n\n";
+    for rel in [
+        ".hidden.md",
+        ".git/x.md",
+        "notes/.a.md.swp",
+        "notes/a.md.swp",
+        "notes/4913",
+        "notes/a.md~",
+        "notes/.#a.md",
+        "notes/a.md___jb_tmp___",
+        ".nexus/extra.md",
+        "readme.txt",
+    ] {
+        v.write(rel, note);
+    }
+    v.write("notes/a.md", note);
+    let outside = tempfile::tempdir().unwrap();
+    std::fs::write(outside.path().join("secret.md"), "# secret\n").unwrap();
+    std::os::unix::fs::symlink(outside.path().join("secret.md"), v.abs("notes/link.md")).unwrap();
+    std::os::unix::fs::symlink(outside.path(), v.abs("outside")).unwrap();
+    let mut e = engine(&v);
+    e.reconcile().unwrap();
+    assert_eq!(v.keys(), vec!["notes/a.md"]);
+    assert!(problems(&v).is_empty(), "{:?}", problems(&v));
+}
+
+#[test]
+fn json_without_a_schema_is_skipped_and_counted_not_a_problem() {
+    let v = TestVault::empty();
+    v.write("package.json", r#"{"name": "my-tool", "version": "1.0.0"}"#);
+    v.write("todos.json", TODOS);
+    let mut e = engine(&v);
+    let report = e.reconcile().unwrap();
+    assert_eq!(report.files_not_data, 1);
+    assert_eq!(
+        v.count("SELECT COUNT(*) FROM files WHERE status = 'not_data'"),
+        1
+    );
+    assert!(problems(&v).is_empty());
+    assert_eq!(v.keys().len(), 3);
+}
+
+#[test]
+fn bad_input_becomes_problems_and_the_rest_indexes() {
+    let v = TestVault::empty();
+    v.write(
+        "todos.json",
+        r#"{"schema":"core.todo","version":"1","data":[
+            {"id":1,"text":"ok"},
+            {"id":2,"text":"bad date","due":"next tuesday"},
+            {"text":"no id"},
+            {"id":3,"text":"wrong type","completed":"yes"}]}"#,
+    );
+    v.write("broken.json", r#"{"schema": "core.todo", "data": ["#);
+    v.write(
+        "mystery.json",
+        r#"{"schema": "plugin.unknown.thing", "data": []}"#,
+    );
+    v.write("notes/bad.md", "---\ntags: [a\n---\n# x\n");
+    let broken_bytes = v.read("broken.json");
+    let mut e = engine(&v);
+    e.reconcile().unwrap();
+    let found = problems(&v);
+    let has = |file: &str, pointer: &str| found.iter().any(|(f, p, _)| f == file && p == pointer);
+    assert!(has("todos.json", "/data/1/due"), "{found:?}");
+    assert!(has("todos.json", "/data/2"), "{found:?}");
+    assert!(has("todos.json", "/data/3/completed"), "{found:?}");
+    assert!(has("broken.json", ""), "{found:?}");
+    assert!(has("mystery.json", "/schema"), "{found:?}");
+    assert!(has("notes/bad.md", "/front-matter"), "{found:?}");
+    assert!(
+        found.iter().any(|(_, _, m)| m.contains("date-time")),
+        "{found:?}"
+    );
+    // Invalid items with an id stay objects (with their problems); the
+    // item without an id cannot be one.
+    assert_eq!(
+        v.keys(),
+        vec!["todos.json#1", "todos.json#2", "todos.json#3"]
+    );
+    let owner: Option<String> = v
+        .db()
+        .query_row(
+            "SELECT object_key FROM problems WHERE pointer = '/data/1/due'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(owner.as_deref(), Some("todos.json#2"));
+    assert_eq!(v.read("broken.json"), broken_bytes);
+    assert_eq!(e.stats().unwrap().problems, found.len() as i64);
+}
+
+#[test]
+fn a_file_that_stops_parsing_keeps_its_last_good_objects() {
+    let v = TestVault::empty();
+    v.write("todos.json", TODOS);
+    let mut e = engine(&v);
+    e.reconcile().unwrap();
+    share_ai(&mut e, "todos.json#1");
+    v.write(
+        "todos.json",
+        "{\"schema\": \"core.todo\", \"data\": [ {\"id\": 1,",
+    );
+    e.reconcile().unwrap();
+    assert_eq!(
+        v.keys(),
+        vec!["todos.json#1", "todos.json#2", "todos.json#x"]
+    );
+    assert!(e.get_permissions("todos.json#1").unwrap().share_with_ai);
+    assert_eq!(problems(&v).len(), 1);
+    // Writing into it is refused rather than overwriting the user's bytes.
+    let err = e
+        .save_object("core.todo", json!({"text": "new"}), None, Source::Cli)
+        .unwrap_err();
+    assert!(err.to_string().contains("todos.json"), "{err}");
+    v.write("todos.json", TODOS);
+    e.reconcile().unwrap();
+    assert!(problems(&v).is_empty());
+}
+
+#[test]
+fn plugins_register_schemas_and_bump_versions() {
+    let v = TestVault::empty();
+    v.write(
+        "plugins/journal/plugin.json",
+        r#"{"name":"journal","version":"1.0.0","schemas":[
+            {"schema_name":"plugin.journal.entry","version":1,"definition":"schema.json"},
+            {"schema_name":"plugin.journal.mood","version":1,"definition":{"type":"object","required":["mood"]}}]}"#,
+    );
+    v.write(
+        "plugins/journal/schema.json",
+        r#"{"type":"object","properties":{"title":{"type":"string"},"created_at":{"type":"string","format":"date-time"}},"required":["title"]}"#,
+    );
+    v.write(
+        "plugins/journal/entries.json",
+        r#"{"schema":"plugin.journal.entry","version":"1","data":[{"id":1,"title":"a"},{"id":2,"title":"b","created_at":"nope"}]}"#,
+    );
+    let mut e = engine(&v);
+    e.reconcile().unwrap();
+    assert_eq!(
+        v.keys(),
+        vec![
+            "plugins/journal/entries.json#1",
+            "plugins/journal/entries.json#2"
+        ]
+    );
+    let version = |name: &str| -> i64 {
+        v.db()
+            .query_row(
+                "SELECT version FROM schemas WHERE schema_name = ?1",
+                [name],
+                |r| r.get(0),
+            )
+            .unwrap()
+    };
+    assert_eq!(version("plugin.journal.entry"), 1);
+    assert_eq!(version("plugin.journal.mood"), 1);
+    let found = problems(&v);
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0].1, "/data/1/created_at");
+
+    // The schema changes: version bump, and its files are re-validated.
+    v.write(
+        "plugins/journal/schema.json",
+        r#"{"type":"object","required":["title"]}"#,
+    );
+    let report = e.reconcile().unwrap();
+    assert_eq!(report.schemas_changed, vec!["plugin.journal.entry"]);
+    assert_eq!(version("plugin.journal.entry"), 2);
+    assert!(problems(&v).is_empty(), "{:?}", problems(&v));
+    // Neither the manifest nor the schema file is data or not-data.
+    assert_eq!(
+        v.count("SELECT COUNT(*) FROM files WHERE status = 'plugin'"),
+        2
+    );
+    assert_eq!(
+        v.count("SELECT COUNT(*) FROM files WHERE status = 'not_data'"),
+        0
+    );
+}
+
+#[test]
+fn reconcile_twice_changes_nothing() {
+    let v = TestVault::sample();
+    let mut e = engine(&v);
+    let first = e.reconcile().unwrap();
+    assert_eq!(first.objects_added.len(), 11);
+    let perms_before = v.read(".nexus/permissions.json");
+    let second = e.reconcile().unwrap();
+    assert!(!second.changed_anything(), "{second:?}");
+    assert_eq!(second.files_parsed, 0);
+    assert_eq!(v.read(".nexus/permissions.json"), perms_before);
+}
+
+#[test]
+fn write_back_keeps_other_items_key_order_and_indent() {
+    let v = TestVault::empty();
+    v.write(
+        "todos.json",
+        "{\n    \"schema\": \"core.todo\",\n    \"version\": \"1.0\",\n    \"data\": [\n        {\"id\": 1, \"text\": \"one\", \"completed\": false, \"zeta\": 1},\n        {\"completed\": true, \"text\": \"two\", \"id\": 2}\n    ]\n}\n",
+    );
+    let mut e = engine(&v);
+    e.reconcile().unwrap();
+    let key = e
+        .save_object(
+            "core.todo",
+            json!({"text": "ONE", "completed": true, "zeta": 1}),
+            Some("todos.json#1"),
+            Source::App,
+        )
+        .unwrap();
+    assert_eq!(key, "todos.json#1");
+    let text = v.read("todos.json");
+    assert!(
+        text.contains("\n        {\n            \"id\": 1,"),
+        "4-space indent kept:\n{text}"
+    );
+    let file: Value = serde_json::from_str(&text).unwrap();
+    let item1: Vec<&String> = file["data"][0].as_object().unwrap().keys().collect();
+    // updated_at is stamped because core.todo has that property; new keys go last.
+    assert_eq!(item1, vec!["id", "text", "completed", "zeta", "updated_at"]);
+    assert_eq!(file["data"][0]["text"], "ONE");
+    let item2: Vec<&String> = file["data"][1].as_object().unwrap().keys().collect();
+    assert_eq!(
+        item2,
+        vec!["completed", "text", "id"],
+        "the other item keeps its key order"
+    );
+    assert_eq!(
+        content(&v, "todos.json#1")["text"],
+        "ONE",
+        "the DB follows in the same operation"
+    );
+    // No temporary files are left behind.
+    let names: Vec<String> = std::fs::read_dir(v.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    assert!(
+        names.iter().all(|n| n == "todos.json" || n == ".nexus"),
+        "{names:?}"
+    );
+
+    // A new item gets the next id and the schema's timestamps are not invented
+    // where the schema has none... core.todo has both, so they are filled.
+    let key = e
+        .save_object("core.todo", json!({"text": "three"}), None, Source::App)
+        .unwrap();
+    assert_eq!(key, "todos.json#3");
+    let added = content(&v, "todos.json#3");
+    assert!(added["created_at"].is_string() && added["updated_at"].is_string());
+
+    // A write that fails validation leaves the file untouched.
+    let before = v.read("todos.json");
+    let err = e
+        .save_object(
+            "core.todo",
+            json!({"text": 5}),
+            Some("todos.json#2"),
+            Source::App,
+        )
+        .unwrap_err();
+    assert!(
+        err.to_string().starts_with("Schema validation failed"),
+        "{err}"
+    );
+    assert_eq!(v.read("todos.json"), before);
+}
+
+#[test]
+fn own_writes_are_recognised_by_hash() {
+    let v = TestVault::empty();
+    v.write("todos.json", TODOS);
+    let mut e = engine(&v);
+    e.reconcile().unwrap();
+    e.save_object(
+        "core.todo",
+        json!({"text": "changed"}),
+        Some("todos.json#2"),
+        Source::App,
+    )
+    .unwrap();
+    // What the watcher would do with the event of that write: nothing.
+    let report = e
+        .index_paths(["todos.json".to_string()].into_iter().collect())
+        .unwrap();
+    assert_eq!(report.files_parsed, 0, "{report:?}");
+    assert!(!report.changed_anything());
+}
+
+#[test]
+fn read_only_objects_refuse_modification_and_deletion() {
+    let v = TestVault::sample();
+    let mut e = engine(&v);
+    e.reconcile().unwrap();
+    let before = v.read("plugins/journal/entries.json");
+    let err = e
+        .save_object(
+            "plugin.journal.entry",
+            json!({"title": "x", "content": "y", "created_at": "2025-01-05T21:00:00Z"}),
+            Some("plugins/journal/entries.json#1"),
+            Source::App,
+        )
+        .unwrap_err();
+    assert!(
+        matches!(err, me_nexus::NexusError::PermissionDenied(_)),
+        "{err}"
+    );
+    let err = e
+        .delete_object("plugins/journal/entries.json#1", Source::App)
+        .unwrap_err();
+    assert!(
+        matches!(err, me_nexus::NexusError::PermissionDenied(_)),
+        "{err}"
+    );
+    assert_eq!(v.read("plugins/journal/entries.json"), before);
+    // The other entry of the same file is writable.
+    e.delete_object("plugins/journal/entries.json#2", Source::App)
+        .unwrap();
+    assert_eq!(
+        v.keys()
+            .iter()
+            .filter(|k| k.starts_with("plugins/"))
+            .count(),
+        1
+    );
+}
+
+#[test]
+fn notes_are_written_back_as_markdown_keeping_front_matter() {
+    let v = TestVault::sample();
+    let mut e = engine(&v);
+    e.reconcile().unwrap();
+    let key = "notes/projects/me-nexus.md";
+    let mut note = content(&v, key);
+    note["body"] = json!("# Me-Nexus\n\nRewritten.\n");
+    e.save_object("core.note", note, Some(key), Source::App)
+        .unwrap();
+    assert_eq!(
+        v.read(key),
+        "---\ntags: [project]\nstatus: active\n---\n# Me-Nexus\n\nRewritten.\n"
+    );
+
+    let new_key = e
+        .save_object(
+            "core.note",
+            json!({"title": "Trip ideas", "body": "Go north.\n"}),
+            None,
+            Source::App,
+        )
+        .unwrap();
+    assert_eq!(new_key, "notes/trip-ideas.md");
+    assert_eq!(v.read("notes/trip-ideas.md"), "# Trip ideas\n\nGo north.\n");
+    assert_eq!(content(&v, &new_key)["title"], "Trip ideas");
+
+    // Deleting a whole-file object keeps a copy in the trash.
+    e.delete_object(&new_key, Source::App).unwrap();
+    assert!(!v.abs("notes/trip-ideas.md").exists());
+    let trash = walk(&v.abs(".nexus/trash"));
+    assert!(
+        trash.iter().any(|p| p.ends_with("notes/trip-ideas.md")),
+        "{trash:?}"
+    );
+}
+
+fn walk(dir: &std::path::Path) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                out.extend(walk(&path));
+            } else {
+                out.push(path.display().to_string());
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn directory_info_reports_without_writing() {
+    let v = TestVault::sample();
+    let info = me_nexus::vault::directory_info::check_directory_info(v.path()).unwrap();
+    assert!(info.exists && info.writable && !info.is_vault);
+    assert_eq!(info.objects, 11);
+    assert!(!v.abs(".nexus/vault.sqlite").exists());
+    let missing = me_nexus::vault::directory_info::check_directory_info(&v.abs("nope")).unwrap();
+    assert!(!missing.exists && !missing.writable && missing.objects == 0);
+}
+
+#[test]
+fn gate_allows_only_explicit_unexpired_grants_and_audits() {
+    let v = TestVault::sample();
+    let mut e = engine(&v);
+    e.reconcile().unwrap();
+    use me_nexus::permissions::gate::{check_ai_permission, check_cloud_permission};
+    assert!(check_ai_permission(e.conn(), e.audit(), "todos.json#1").is_ok());
+    assert!(
+        check_ai_permission(e.conn(), e.audit(), "todos.json#2").is_err(),
+        "expired grant"
+    );
+    assert!(
+        check_ai_permission(e.conn(), e.audit(), "todos.json#3").is_err(),
+        "never granted"
+    );
+    assert!(check_cloud_permission(e.conn(), e.audit(), "todos.json#1").is_err());
+    let lines = v.audit();
+    let decisions: Vec<(&str, &str)> = lines
+        .iter()
+        .filter(|l| l["action"].as_str().unwrap().starts_with("gate."))
+        .map(|l| (l["action"].as_str().unwrap(), l["key"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        decisions,
+        vec![
+            ("gate.granted", "todos.json#1"),
+            ("gate.denied", "todos.json#2"),
+            ("gate.denied", "todos.json#3"),
+            ("gate.denied", "todos.json#1")
+        ]
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l["details"]["reason"] == "permission has expired")
+    );
+}
