@@ -13,6 +13,7 @@
 //!   and the sync service;
 //! - [`permissions`]: the permission model, permissions.json, the gate;
 //! - [`audit`]: the append-only audit log;
+//! - [`query`]: read-side queries and the reader thread for views;
 //! - [`cli`]: the headless subcommands.
 
 pub mod audit;
@@ -20,6 +21,7 @@ pub mod cli;
 pub mod db;
 pub mod error;
 pub mod permissions;
+pub mod query;
 pub mod schema;
 pub mod sync;
 pub mod vault;
