@@ -21,13 +21,17 @@ pub fn permissions_from_row(r: &rusqlite::Row<'_>, start: usize) -> rusqlite::Re
     })
 }
 
+/// The expiry in whole seconds, rounded up, so that the stats never call a
+/// grant expired before the gate (which compares exactly) does.
 fn expires_unix(perms: &Permissions) -> Option<i64> {
+    let text = perms.expires_at.as_deref()?;
     // A malformed expiry never gets this far (it is validated on the way
     // in); if it did, treating it as already expired is the safe side.
-    perms
-        .expires_at
-        .as_ref()
-        .map(|_| perms.expires_unix().ok().flatten().unwrap_or(i64::MIN))
+    Some(
+        crate::permissions::model::parse_expiry(text)
+            .map(|t| t.timestamp() + i64::from(t.timestamp_subsec_nanos() > 0))
+            .unwrap_or(i64::MIN),
+    )
 }
 
 /// Inserts the permission row of a new object.

@@ -29,19 +29,23 @@ impl Engine {
     /// reconcile; that is audited as a recovery.
     pub fn open(path: &Path) -> Result<Engine> {
         let vault = Vault::open(path)?;
-        Engine::from_vault(vault)
+        // A vault always has a database once `init` ran; a missing one was
+        // lost and is rebuilt.
+        let rebuilding = !vault.db_path().exists();
+        Engine::from_vault(vault, rebuilding)
     }
 
     /// Makes `path` a vault (if it is not one) and opens it. The caller runs
     /// [`Engine::reconcile`] to index what is already there.
     pub fn init(path: &Path) -> Result<Engine> {
+        let was_vault = Vault::is_vault(path);
         let vault = Vault::init(path)?;
-        Engine::from_vault(vault)
+        let rebuilding = was_vault && !vault.db_path().exists();
+        Engine::from_vault(vault, rebuilding)
     }
 
-    fn from_vault(vault: Vault) -> Result<Engine> {
+    fn from_vault(vault: Vault, rebuilding: bool) -> Result<Engine> {
         let db_path = vault.db_path();
-        let rebuilding = !db_path.exists() && vault.audit_path().exists();
         let conn = db::open(&db_path)?;
         let audit = AuditLog::new(vault.audit_path());
         if rebuilding {

@@ -178,9 +178,15 @@ impl Engine {
         if current.as_deref() != Some(desired.as_slice()) {
             write_atomic(&path, &desired)?;
         }
-        let problems = parsed.map(|f| f.problems).unwrap_or_default();
-        let mut all_problems = problems;
+        // The problems of what is on disk now (entries kept verbatim are
+        // still unreadable), whether or not it was parsed above.
+        let mut all_problems = pfile::parse(&desired)
+            .map(|f| f.problems)
+            .unwrap_or_default();
         all_problems.extend(self.orphan_problems()?);
+        if !all_problems.is_empty() {
+            report.problem_files.push(PERMISSIONS_REL.to_string());
+        }
         self.record_permissions_file(&desired, FileStatus::Permissions, &all_problems, &now)?;
         Ok(())
     }
