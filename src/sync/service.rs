@@ -325,3 +325,82 @@ impl Service {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn service_on(dir: &Path) -> (Service, Receiver<SyncEvent>) {
+        let engine = Engine::init(dir).unwrap();
+        let (events, event_rx) = unbounded();
+        (
+            Service {
+                engine,
+                events,
+                waker: None,
+                errors: 0,
+            },
+            event_rx,
+        )
+    }
+
+    #[test]
+    fn rescan_flag_runs_a_full_reconcile() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut service, events) = service_on(dir.path());
+        service.full_reconcile();
+        // A change the watcher never reported, as when the kernel queue overflowed.
+        std::fs::write(
+            dir.path().join("todos.json"),
+            r#"{"schema":"core.todo","version":"1","data":[{"id":1,"text":"lost event"}]}"#,
+        )
+        .unwrap();
+        let (_tx, fs_rx) = unbounded();
+        service.handle_watch_batches(WatchBatch::Rescan, &fs_rx);
+        let added: Vec<String> = events
+            .try_iter()
+            .filter_map(|e| match e {
+                SyncEvent::ObjectsChanged { added, .. } => Some(added),
+                _ => None,
+            })
+            .flatten()
+            .collect();
+        assert_eq!(added, vec!["todos.json#1".to_string()]);
+    }
+
+    #[test]
+    fn watcher_errors_are_reported_once_and_trigger_a_reconcile() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut service, events) = service_on(dir.path());
+        std::fs::write(dir.path().join("a.md"), "# A\n").unwrap();
+        let (_tx, fs_rx) = unbounded();
+        service.handle_watch_batches(WatchBatch::Error("inotify limit".into()), &fs_rx);
+        let all: Vec<SyncEvent> = events.try_iter().collect();
+        let errors = all
+            .iter()
+            .filter(|e| matches!(e, SyncEvent::Error(m) if m.contains("inotify limit")))
+            .count();
+        assert_eq!(errors, 1);
+        assert!(all.iter().any(|e| matches!(e, SyncEvent::ObjectsChanged { added, .. } if added == &vec!["a.md".to_string()])));
+    }
+
+    #[test]
+    fn a_command_error_without_reply_becomes_one_error_event() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut service, events) = service_on(dir.path());
+        service.handle_command(SyncCommand::DeleteObject {
+            key: "nope.json#1".into(),
+            source: crate::audit::Source::App,
+            reply: None,
+        });
+        let errors: Vec<String> = events
+            .try_iter()
+            .filter_map(|e| match e {
+                SyncEvent::Error(m) => Some(m),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert!(errors[0].contains("nope.json#1"));
+    }
+}
