@@ -241,10 +241,12 @@ fn perms(args: PermsArgs, out: &mut dyn Write) -> Result<()> {
                     .map(|(_, k, p)| (k, p))
                     .collect()
             }
-            PermissionTarget::All => db::permissions::all_with_keys(engine.conn(), None)?
-                .into_iter()
-                .map(|(_, k, p)| (k, p))
-                .collect(),
+            PermissionTarget::All | PermissionTarget::Query(_) => {
+                db::permissions::all_with_keys(engine.conn(), None)?
+                    .into_iter()
+                    .map(|(_, k, p)| (k, p))
+                    .collect()
+            }
         };
         let map: serde_json::Map<String, Value> = rows
             .into_iter()

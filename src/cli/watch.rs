@@ -65,6 +65,7 @@ fn log_event(event: &SyncEvent, last_state: &mut Option<SyncState>) {
             );
         }
         SyncEvent::Error(message) => tracing::error!("{message}"),
+        SyncEvent::Progress { done, total } => tracing::info!("indexing: {done}/{total} files"),
         SyncEvent::Status(status) => {
             if last_state.as_ref() != Some(&status.state) {
                 if status.state == SyncState::Watching {

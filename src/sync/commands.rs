@@ -114,6 +114,13 @@ pub enum SyncEvent {
         /// Problems in the whole vault.
         total: i64,
     },
+    /// A large batch is being indexed: files done of files to do.
+    Progress {
+        /// Files done.
+        done: usize,
+        /// Files to do.
+        total: usize,
+    },
     /// A failure the user should see once.
     Error(String),
 }

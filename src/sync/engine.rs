@@ -21,6 +21,16 @@ pub struct Engine {
     pub(crate) conn: Connection,
     pub(crate) registry: SchemaRegistry,
     pub(crate) audit: AuditLog,
+    pub(crate) progress: Option<ProgressFn>,
+}
+
+/// Called with `(files done, files to do)` while a batch reads files.
+pub struct ProgressFn(pub Box<dyn FnMut(usize, usize) + Send>);
+
+impl std::fmt::Debug for ProgressFn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ProgressFn")
+    }
 }
 
 impl Engine {
@@ -60,10 +70,22 @@ impl Engine {
             conn,
             registry: SchemaRegistry::new(),
             audit,
+            progress: None,
         };
         engine.register_builtin_schemas()?;
         engine.register_vault_schemas()?;
         Ok(engine)
+    }
+
+    /// Reports progress of large batches (the window shows a progress bar).
+    pub fn set_progress(&mut self, progress: Option<ProgressFn>) {
+        self.progress = progress;
+    }
+
+    pub(crate) fn report_progress(&mut self, done: usize, total: usize) {
+        if let Some(ProgressFn(f)) = &mut self.progress {
+            f(done, total);
+        }
     }
 
     /// The vault.

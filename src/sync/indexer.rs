@@ -260,6 +260,11 @@ impl Engine {
         }
 
         // 4. Read, parse and write changed files, a chunk per transaction.
+        let total = to_read.len();
+        let mut done = 0;
+        if total > FILES_PER_TRANSACTION {
+            self.report_progress(0, total);
+        }
         for chunk in to_read.chunks(FILES_PER_TRANSACTION) {
             let mut pending = Vec::with_capacity(chunk.len());
             for (file, _) in chunk {
@@ -277,6 +282,10 @@ impl Engine {
                 }
                 Ok(())
             })?;
+            done += chunk.len();
+            if total > FILES_PER_TRANSACTION {
+                self.report_progress(done, total);
+            }
         }
 
         // 5. Files that are gone. Look once more: an editor that saves by

@@ -35,6 +35,8 @@ pub enum PermissionTarget {
     Schema(String),
     /// Every object.
     All,
+    /// The objects a grid filter shows (bulk actions on filtered rows).
+    Query(crate::query::GridQuery),
 }
 
 /// One object's permissions before and after a change.
@@ -94,6 +96,14 @@ impl Engine {
                 db::permissions::all_with_keys(&self.conn, Some(name))?
             }
             PermissionTarget::All => db::permissions::all_with_keys(&self.conn, None)?,
+            PermissionTarget::Query(query) => {
+                let ids = crate::query::grid::query_ids(&self.conn, query)?;
+                let mut rows = Vec::with_capacity(ids.len());
+                for row in crate::query::grid::rows_by_ids(&self.conn, &ids)? {
+                    rows.push((row.id, row.key, row.permissions));
+                }
+                rows
+            }
         };
         let mut updates = Vec::new();
         let tx = db::begin(&self.conn)?;

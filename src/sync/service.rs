@@ -83,9 +83,19 @@ impl Drop for SyncHandle {
 /// named `me-nexus-sync`. The service first runs a full reconcile, then
 /// follows file changes. Opening errors (not a vault, ...) are returned here.
 pub fn spawn_sync_service(vault_path: &Path, waker: Option<Waker>) -> Result<SyncHandle> {
-    let engine = Engine::open(vault_path)?;
+    let mut engine = Engine::open(vault_path)?;
     let (command_tx, command_rx) = unbounded();
     let (event_tx, event_rx) = unbounded();
+    let progress_tx = event_tx.clone();
+    let progress_waker = waker.clone();
+    engine.set_progress(Some(crate::sync::engine::ProgressFn(Box::new(
+        move |done, total| {
+            let _ = progress_tx.send(SyncEvent::Progress { done, total });
+            if let Some(w) = &progress_waker {
+                w();
+            }
+        },
+    ))));
     let thread = std::thread::Builder::new()
         .name("me-nexus-sync".into())
         .spawn(move || {

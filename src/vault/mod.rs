@@ -11,6 +11,7 @@ pub mod directory_info;
 pub mod formats;
 pub mod ignore;
 pub mod keys;
+pub mod sample;
 pub mod walk;
 
 use std::path::{Path, PathBuf};
