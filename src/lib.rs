@@ -14,7 +14,8 @@
 //! - [`permissions`]: the permission model, permissions.json, the gate;
 //! - [`audit`]: the append-only audit log;
 //! - [`query`]: read-side queries and the reader thread for views;
-//! - [`cli`]: the headless subcommands.
+//! - [`cli`]: the headless subcommands;
+//! - [`ui`]: the desktop window (the only module that imports egui).
 
 pub mod audit;
 pub mod cli;
@@ -24,6 +25,7 @@ pub mod permissions;
 pub mod query;
 pub mod schema;
 pub mod sync;
+pub mod ui;
 pub mod vault;
 
 pub use error::{NexusError, Result};

@@ -42,6 +42,11 @@ pub enum ExportFor {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Open the desktop window on a vault.
+    Open {
+        /// The vault folder.
+        vault: PathBuf,
+    },
     /// Make a folder a vault and index what is already in it.
     Init {
         /// The vault folder (created if missing).

@@ -38,6 +38,15 @@ pub fn run(command: Command, out: &mut dyn Write) -> Result<ExitCode> {
             say(out, &report.summary())?;
         }
         Command::Watch { vault } => crate::cli::watch::watch(&vault)?,
+        Command::Open { vault } => {
+            // Fail early, with one line, if it is not a vault.
+            let vault = crate::vault::Vault::open(&vault)?;
+            crate::ui::run(crate::ui::AppOptions {
+                open: Some(vault.root().to_path_buf()),
+                ..crate::ui::AppOptions::default()
+            })
+            .map_err(NexusError::Sync)?;
+        }
         Command::Status { vault, json } => {
             let engine = Engine::open(&vault)?;
             let stats = engine.stats()?;

@@ -1,0 +1,353 @@
+//! The state of an open vault in the window, fed by two threads: the sync
+//! service (events: status, changes, errors) and the reader (query
+//! answers). `logic` drains both and never blocks; the `*_ui` functions in
+//! the other files draw from this state and turn clicks into commands.
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crossbeam_channel::{Receiver, Sender, bounded};
+use serde_json::Value;
+
+use crate::audit::{AuditEntry, Source};
+use crate::db::problems::Problem;
+use crate::db::stats::PermissionStats;
+use crate::error::Result as NexusResult;
+use crate::permissions::model::PermissionChange;
+use crate::query::{
+    GridQuery, GridRow, ObjectDetail, ReadReply, ReadRequest, ReaderHandle, spawn_reader,
+};
+use crate::sync::permissions_sync::{PermissionTarget, PermissionUpdate};
+use crate::sync::{SyncCommand, SyncEvent, SyncHandle, SyncState, SyncStatus, spawn_sync_service};
+use crate::ui::form::FormState;
+use crate::ui::toasts::Toasts;
+
+/// Rows fetched per request while scrolling.
+pub const ROWS_PER_PAGE: usize = 100;
+
+/// An open vault.
+pub struct VaultView {
+    /// Vault root.
+    pub root: PathBuf,
+    /// Folder name.
+    pub name: String,
+    sync: SyncHandle,
+    reader: ReaderHandle,
+    /// The last status from the sync service.
+    pub status: Option<SyncStatus>,
+    /// Counts for the stats cards.
+    pub stats: PermissionStats,
+    /// Indexing progress: files done, files to do.
+    pub progress: Option<(usize, usize)>,
+    /// The grid's filter and sort.
+    pub query: GridQuery,
+    generation: u64,
+    /// Ids of the rows that match, in order (`None` until the first answer).
+    pub ids: Option<Vec<i64>>,
+    /// Rows fetched so far, by id.
+    pub rows: HashMap<i64, GridRow>,
+    requested: HashSet<i64>,
+    /// The selected object.
+    pub selected: Option<String>,
+    /// Its detail, once the reader answered.
+    pub detail: Option<ObjectDetail>,
+    /// The form editing the selected object.
+    pub editor: Option<FormState>,
+    /// Schema names for the filter.
+    pub schemas: Vec<String>,
+    /// Every problem (settings modal).
+    pub problems: Vec<Problem>,
+    /// The audit log (settings modal).
+    pub audit: Vec<AuditEntry>,
+    /// The text of the "new todo" field.
+    pub new_todo: String,
+    /// Whether the settings modal is open, and its tab.
+    pub settings: Option<crate::ui::settings::SettingsTab>,
+    /// A bulk action waiting for confirmation.
+    pub pending_bulk: Option<(String, PermissionChange)>,
+    /// A delete waiting for confirmation.
+    pub pending_delete: Option<String>,
+    /// The expiry date chosen for a bulk "set expiry".
+    pub bulk_expiry: chrono::NaiveDate,
+    save_reply: Option<Receiver<NexusResult<String>>>,
+    /// The grid should scroll to the selection.
+    pub scroll_to_selection: bool,
+    /// Errors and notices.
+    pub toasts: Toasts,
+}
+
+impl std::fmt::Debug for VaultView {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VaultView")
+            .field("root", &self.root)
+            .finish_non_exhaustive()
+    }
+}
+
+impl VaultView {
+    /// Opens the vault at `root`: starts its sync service and reader, both of
+    /// which wake the window through `ctx`.
+    pub fn open(root: &Path, ctx: &egui::Context) -> NexusResult<VaultView> {
+        let repaint_ctx = ctx.clone();
+        let waker: crate::sync::service::Waker = Arc::new(move || repaint_ctx.request_repaint());
+        let sync = spawn_sync_service(root, Some(Arc::clone(&waker)))?;
+        let vault = crate::vault::Vault::open(root)?;
+        let reader = spawn_reader(&vault, Some(waker))?;
+        let mut view = VaultView {
+            root: vault.root().to_path_buf(),
+            name: vault.name(),
+            sync,
+            reader,
+            status: None,
+            stats: PermissionStats::default(),
+            progress: None,
+            query: GridQuery::default(),
+            generation: 0,
+            ids: None,
+            rows: HashMap::new(),
+            requested: HashSet::new(),
+            selected: None,
+            detail: None,
+            editor: None,
+            schemas: Vec::new(),
+            problems: Vec::new(),
+            audit: Vec::new(),
+            new_todo: String::new(),
+            settings: None,
+            pending_bulk: None,
+            pending_delete: None,
+            bulk_expiry: crate::ui::dates::today() + chrono::Duration::days(30),
+            save_reply: None,
+            scroll_to_selection: false,
+            toasts: Toasts::default(),
+        };
+        view.refresh();
+        Ok(view)
+    }
+
+    /// Drains the sync events and reader replies. Never blocks.
+    pub fn logic(&mut self) {
+        let mut refresh = false;
+        let events: Vec<SyncEvent> = self.sync.events().try_iter().collect();
+        for event in events {
+            match event {
+                SyncEvent::Status(status) => {
+                    self.stats = status.stats.clone();
+                    if status.state == SyncState::Watching {
+                        self.progress = None;
+                    }
+                    self.status = Some(status);
+                }
+                SyncEvent::Progress { done, total } => self.progress = Some((done, total)),
+                SyncEvent::ObjectsChanged { .. } | SyncEvent::PermissionsChanged { .. } => {
+                    refresh = true
+                }
+                SyncEvent::Problems { .. } => {
+                    self.reader.request(ReadRequest::Problems);
+                    refresh = true;
+                }
+                SyncEvent::Error(message) => self.toasts.error(message),
+            }
+        }
+        if refresh {
+            self.refresh();
+        }
+        let replies: Vec<ReadReply> = self.reader.replies().try_iter().collect();
+        for reply in replies {
+            match reply {
+                ReadReply::Ids { generation, ids } if generation == self.generation => {
+                    self.ids = Some(ids);
+                }
+                ReadReply::Rows { generation, rows } if generation == self.generation => {
+                    for row in rows {
+                        self.requested.remove(&row.id);
+                        self.rows.insert(row.id, row);
+                    }
+                }
+                ReadReply::Ids { .. } | ReadReply::Rows { .. } => {}
+                ReadReply::Detail { key, detail } => {
+                    if self.selected.as_deref() == Some(key.as_str()) {
+                        self.detail = detail.map(|d| *d);
+                    }
+                }
+                ReadReply::Stats(stats) => self.stats = stats,
+                ReadReply::Problems(problems) => self.problems = problems,
+                ReadReply::Audit(audit) => self.audit = audit,
+                ReadReply::Schemas(schemas) => self.schemas = schemas,
+                ReadReply::Error(message) => self.toasts.error(message),
+            }
+        }
+        if let Some(reply) = &self.save_reply {
+            if let Ok(result) = reply.try_recv() {
+                self.save_reply = None;
+                match result {
+                    Ok(key) => {
+                        self.editor = None;
+                        self.toasts.notice(format!("Saved {key}"));
+                    }
+                    Err(e) => match &mut self.editor {
+                        Some(editor) => editor.errors = vec![e.to_string()],
+                        None => self.toasts.error(e.to_string()),
+                    },
+                }
+            }
+        }
+    }
+
+    /// Asks the reader for everything the window shows, afresh.
+    pub fn refresh(&mut self) {
+        self.generation += 1;
+        self.rows.clear();
+        self.requested.clear();
+        self.reader.request(ReadRequest::Ids {
+            generation: self.generation,
+            query: self.query.clone(),
+        });
+        self.reader.request(ReadRequest::Stats);
+        self.reader.request(ReadRequest::Schemas);
+        if let Some(key) = &self.selected {
+            self.reader
+                .request(ReadRequest::Detail { key: key.clone() });
+        }
+        if self.settings.is_some() {
+            self.reader.request(ReadRequest::Problems);
+            self.reader.request(ReadRequest::Audit);
+        }
+    }
+
+    /// Asks for the rows `ids` that are neither loaded nor on their way.
+    pub fn request_rows(&mut self, ids: &[i64]) {
+        let missing: Vec<i64> = ids
+            .iter()
+            .copied()
+            .filter(|id| !self.rows.contains_key(id) && !self.requested.contains(id))
+            .collect();
+        for chunk in missing.chunks(ROWS_PER_PAGE) {
+            self.requested.extend(chunk.iter().copied());
+            self.reader.request(ReadRequest::Rows {
+                generation: self.generation,
+                ids: chunk.to_vec(),
+            });
+        }
+    }
+
+    /// Selects object `key` (or nothing) and asks for its detail.
+    pub fn select(&mut self, key: Option<String>) {
+        if self.selected == key {
+            return;
+        }
+        self.selected = key;
+        self.detail = None;
+        self.editor = None;
+        if let Some(key) = &self.selected {
+            self.reader
+                .request(ReadRequest::Detail { key: key.clone() });
+        }
+    }
+
+    /// Moves the selection by `delta` rows in the grid order.
+    pub fn move_selection(&mut self, delta: isize) {
+        let Some(ids) = &self.ids else { return };
+        if ids.is_empty() {
+            return;
+        }
+        let current = self.selected.as_ref().and_then(|key| {
+            ids.iter()
+                .position(|id| self.rows.get(id).is_some_and(|r| &r.key == key))
+        });
+        let next = match current {
+            Some(i) => i.saturating_add_signed(delta).min(ids.len() - 1),
+            None => 0,
+        };
+        let id = ids[next];
+        self.request_rows(&[id]);
+        if let Some(row) = self.rows.get(&id) {
+            let key = row.key.clone();
+            self.select(Some(key));
+            self.scroll_to_selection = true;
+        }
+    }
+
+    /// Changes the filter or sort: a new id query.
+    pub fn set_query(&mut self, query: GridQuery) {
+        if self.query != query {
+            self.query = query;
+            self.refresh();
+        }
+    }
+
+    /// Opens the settings modal on `tab`.
+    pub fn open_settings(&mut self, tab: crate::ui::settings::SettingsTab) {
+        self.settings = Some(tab);
+        self.reader.request(ReadRequest::Problems);
+        self.reader.request(ReadRequest::Audit);
+    }
+
+    /// Changes the permissions of one object. The row shows the change at
+    /// once; the sync service writes the DB, permissions.json and the audit
+    /// log, and reports failures as an error event.
+    pub fn set_permission(&mut self, key: &str, change: PermissionChange) {
+        if let Some(row) = self.rows.values_mut().find(|r| r.key == key) {
+            row.permissions = change.apply(&row.permissions);
+            row.expired = row.permissions.is_expired_at(chrono::Utc::now());
+        }
+        self.send(SyncCommand::SetPermissions {
+            target: PermissionTarget::Keys(vec![key.to_string()]),
+            change,
+            source: Source::App,
+            reply: None::<Sender<NexusResult<Vec<PermissionUpdate>>>>,
+        });
+    }
+
+    /// Applies `change` to every object the grid's filter shows.
+    pub fn bulk_permission(&mut self, change: PermissionChange) {
+        self.send(SyncCommand::SetPermissions {
+            target: PermissionTarget::Query(self.query.clone()),
+            change,
+            source: Source::App,
+            reply: None,
+        });
+    }
+
+    /// Saves an object; the outcome arrives in `logic`.
+    pub fn save(&mut self, schema_name: &str, content: Value, key: Option<String>) {
+        let (tx, rx) = bounded(1);
+        self.save_reply = Some(rx);
+        self.send(SyncCommand::SaveObject {
+            schema_name: schema_name.to_string(),
+            content,
+            key,
+            source: Source::App,
+            reply: Some(tx),
+        });
+    }
+
+    /// Deletes an object.
+    pub fn delete(&mut self, key: &str) {
+        if self.selected.as_deref() == Some(key) {
+            self.select(None);
+        }
+        self.send(SyncCommand::DeleteObject {
+            key: key.to_string(),
+            source: Source::App,
+            reply: None,
+        });
+    }
+
+    /// Asks for a full reconcile.
+    pub fn force_sync(&mut self) {
+        self.send(SyncCommand::ForceSync);
+    }
+
+    fn send(&mut self, command: SyncCommand) {
+        if let Err(e) = self.sync.send(command) {
+            self.toasts.error(e.to_string());
+        }
+    }
+
+    /// Whether a save is on its way.
+    pub fn saving(&self) -> bool {
+        self.save_reply.is_some()
+    }
+}
