@@ -46,6 +46,7 @@ pub fn watch(root: &Path, debounce: Duration, out: Sender<WatchBatch>) -> Result
                 } else {
                     let paths: BTreeSet<String> = events
                         .iter()
+                        .filter(|e| is_change(&e.kind))
                         .flat_map(|e| e.paths.iter())
                         .filter_map(|p| relevant_path(&root_owned, p))
                         .collect();
@@ -76,6 +77,19 @@ pub fn watch(root: &Path, debounce: Duration, out: Sender<WatchBatch>) -> Result
     })
 }
 
+/// Whether an event kind can change a file. Opens and reads (notify reports
+/// them as `Access`) cannot: treating them as changes would make every read,
+/// including the engine's own, start another batch, and the service would
+/// never go idle.
+pub fn is_change(kind: &notify::EventKind) -> bool {
+    use notify::event::{AccessKind, AccessMode};
+    match kind {
+        notify::EventKind::Access(AccessKind::Close(AccessMode::Write)) => true,
+        notify::EventKind::Access(_) => false,
+        _ => true,
+    }
+}
+
 /// The vault-relative form of an event path, or `None` for paths the engine
 /// ignores (the database and logs in `.nexus/`, hidden and temporary files).
 /// Non-UTF-8 names are passed on lossily so that the reconcile reports them.
@@ -101,6 +115,23 @@ pub fn relevant_path(root: &Path, path: &Path) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reads_are_not_changes() {
+        use notify::EventKind;
+        use notify::event::{AccessKind, AccessMode, CreateKind, ModifyKind};
+        assert!(!is_change(&EventKind::Access(AccessKind::Open(
+            AccessMode::Any
+        ))));
+        assert!(!is_change(&EventKind::Access(AccessKind::Close(
+            AccessMode::Read
+        ))));
+        assert!(is_change(&EventKind::Access(AccessKind::Close(
+            AccessMode::Write
+        ))));
+        assert!(is_change(&EventKind::Create(CreateKind::File)));
+        assert!(is_change(&EventKind::Modify(ModifyKind::Any)));
+    }
 
     #[test]
     fn filters_event_paths() {

@@ -302,7 +302,7 @@ fn new_todo_ui(ui: &mut egui::Ui, view: &mut VaultView) {
         let submit = edit.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
         let text = view.new_todo.trim().to_string();
         if (ui
-            .add_enabled(!text.is_empty(), egui::Button::new("＋ Add todo"))
+            .add_enabled(!text.is_empty(), egui::Button::new("+ Add todo"))
             .clicked()
             || submit)
             && !text.is_empty()

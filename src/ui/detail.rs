@@ -43,10 +43,9 @@ pub fn detail_ui(ui: &mut egui::Ui, view: &mut VaultView) {
             .button("✏ Open in editor")
             .on_hover_text("Open the file in its default program")
             .clicked()
+            && let Err(e) = open_with_system(&file)
         {
-            if let Err(e) = open_with_system(&file) {
-                view.toasts.error(e);
-            }
+            view.toasts.error(e);
         }
         if ui.button("📂 Show in folder").clicked() {
             let folder = file.parent().unwrap_or(&view.root).to_path_buf();

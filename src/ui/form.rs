@@ -181,10 +181,10 @@ impl FormState {
     pub fn validate(&self) -> Result<Value, Vec<String>> {
         let value = self.to_value().map_err(|e| vec![e])?;
         let mut schema = self.schema.clone();
-        if self.key.is_none() {
-            if let Some(required) = schema.get_mut("required").and_then(Value::as_array_mut) {
-                required.retain(|r| r != "id");
-            }
+        if self.key.is_none()
+            && let Some(required) = schema.get_mut("required").and_then(Value::as_array_mut)
+        {
+            required.retain(|r| r != "id");
         }
         let validator = crate::schema::registry::compile(&schema).map_err(|e| vec![e])?;
         let errors: Vec<String> = validator
@@ -333,12 +333,11 @@ pub fn form_ui(ui: &mut egui::Ui, form: &mut FormState, saving: bool) -> Option<
                             response.widget_info(|| {
                                 egui::WidgetInfo::labeled(egui::Role::Button, true, &picker_label)
                             });
-                            if date != before || (response.changed() && current.is_none()) {
-                                if let Some(new) = dates::from_jiff(date)
+                            if (date != before || (response.changed() && current.is_none()))
+                                && let Some(new) = dates::from_jiff(date)
                                     .and_then(|d| dates::with_date(Some(text.as_str()), d))
-                                {
-                                    *text = new;
-                                }
+                            {
+                                *text = new;
                             }
                             ui.add(egui::TextEdit::singleline(text).desired_width(200.0))
                                 .labelled_by(label.id);

@@ -112,6 +112,8 @@ pub fn object_grid_ui(ui: &mut egui::Ui, view: &mut VaultView, id_salt: &str) {
         None
     };
     view.scroll_to_selection = false;
+    // Labels in rows must not take clicks: a click anywhere selects the row.
+    ui.style_mut().interaction.selectable_labels = false;
     let mut table = TableBuilder::new(ui)
         .id_salt(id_salt)
         .striped(true)
@@ -290,13 +292,13 @@ pub fn expiry_ui(
         .on_hover_text(EXPIRES_HOVER);
     let label = format!("Expires: {key}");
     response.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Button, true, &label));
-    if date != before || (response.changed() && current.is_none()) {
-        if let Some(text) = dates::from_jiff(date).and_then(dates::end_of_day_local) {
-            change = Some(PermissionChange {
-                expires_at: Some(Some(text)),
-                ..PermissionChange::default()
-            });
-        }
+    if (date != before || (response.changed() && current.is_none()))
+        && let Some(text) = dates::from_jiff(date).and_then(dates::end_of_day_local)
+    {
+        change = Some(PermissionChange {
+            expires_at: Some(Some(text)),
+            ..PermissionChange::default()
+        });
     }
     if current.is_some() {
         if expired {

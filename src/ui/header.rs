@@ -75,16 +75,17 @@ pub fn header_ui(ui: &mut egui::Ui, view: &mut VaultView) -> Option<HeaderAction
             }
         });
     });
-    if let Some((done, total)) = view.progress {
-        if total > 0 && done < total {
-            #[expect(clippy::cast_precision_loss, reason = "a progress fraction")]
-            let fraction = done as f32 / total as f32;
-            ui.add(
-                egui::ProgressBar::new(fraction)
-                    .text(format!("Indexing {done} of {total} files"))
-                    .show_percentage(),
-            );
-        }
+    if let Some((done, total)) = view.progress
+        && total > 0
+        && done < total
+    {
+        #[expect(clippy::cast_precision_loss, reason = "a progress fraction")]
+        let fraction = done as f32 / total as f32;
+        ui.add(
+            egui::ProgressBar::new(fraction)
+                .text(format!("Indexing {done} of {total} files"))
+                .show_percentage(),
+        );
     }
     action
 }

@@ -57,28 +57,28 @@ impl PickerState {
 
     /// Takes in background results. Never blocks.
     pub fn logic(&mut self, ctx: &egui::Context) {
-        if let Some(rx) = &self.dialog_rx {
-            if let Ok(outcome) = rx.try_recv() {
-                self.dialog_rx = None;
-                match outcome {
-                    DialogOutcome::Chosen(path) => self.path_text = path.display().to_string(),
-                    DialogOutcome::Cancelled => {}
-                    DialogOutcome::Unavailable => {
-                        self.notice = Some(
+        if let Some(rx) = &self.dialog_rx
+            && let Ok(outcome) = rx.try_recv()
+        {
+            self.dialog_rx = None;
+            match outcome {
+                DialogOutcome::Chosen(path) => self.path_text = path.display().to_string(),
+                DialogOutcome::Cancelled => {}
+                DialogOutcome::Unavailable => {
+                    self.notice = Some(
                             "No folder dialog is available here (no desktop portal or zenity): type the path instead."
                                 .into(),
                         );
-                    }
                 }
             }
         }
-        if let Some(rx) = &self.info_rx {
-            if let Ok((path, info)) = rx.try_recv() {
-                self.info_rx = None;
-                if path == self.path_text.trim() {
-                    self.info = Some(info);
-                    self.info_for = path;
-                }
+        if let Some(rx) = &self.info_rx
+            && let Ok((path, info)) = rx.try_recv()
+        {
+            self.info_rx = None;
+            if path == self.path_text.trim() {
+                self.info = Some(info);
+                self.info_for = path;
             }
         }
         // Look at the folder whenever the typed path changes (off the UI thread:
@@ -170,8 +170,8 @@ pub fn picker_ui(ui: &mut egui::Ui, state: &mut PickerState) -> Option<PickerAct
             if ui.button("📂 Choose folder…").clicked() {
                 state.open_dialog(&ctx);
             }
-            if edit.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter)) {
-                if let Some(Ok(info)) = &state.info {
+            if edit.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter))
+                && let Some(Ok(info)) = &state.info {
                     let path = PathBuf::from(state.path_text.trim());
                     action = Some(if info.is_vault {
                         PickerAction::Open(path)
@@ -179,7 +179,6 @@ pub fn picker_ui(ui: &mut egui::Ui, state: &mut PickerState) -> Option<PickerAct
                         PickerAction::Create(path)
                     });
                 }
-            }
         });
         if let Some(notice) = &state.notice {
             ui.colored_label(ui.visuals().warn_fg_color, notice);

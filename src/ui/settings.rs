@@ -96,16 +96,15 @@ fn permissions_tab(ui: &mut egui::Ui, view: &mut VaultView) {
         if ui
             .add_enabled(count > 0, egui::Button::new("📆 Set expiry"))
             .clicked()
+            && let Some(text) = dates::end_of_day_local(view.bulk_expiry)
         {
-            if let Some(text) = dates::end_of_day_local(view.bulk_expiry) {
-                view.pending_bulk = Some((
-                    format!("📆 Set expiry to {}", view.bulk_expiry),
-                    PermissionChange {
-                        expires_at: Some(Some(text)),
-                        ..PermissionChange::default()
-                    },
-                ));
-            }
+            view.pending_bulk = Some((
+                format!("📆 Set expiry to {}", view.bulk_expiry),
+                PermissionChange {
+                    expires_at: Some(Some(text)),
+                    ..PermissionChange::default()
+                },
+            ));
         }
         if ui
             .add_enabled(count > 0, egui::Button::new("Clear expiry"))

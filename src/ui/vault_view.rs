@@ -178,19 +178,19 @@ impl VaultView {
                 ReadReply::Error(message) => self.toasts.error(message),
             }
         }
-        if let Some(reply) = &self.save_reply {
-            if let Ok(result) = reply.try_recv() {
-                self.save_reply = None;
-                match result {
-                    Ok(key) => {
-                        self.editor = None;
-                        self.toasts.notice(format!("Saved {key}"));
-                    }
-                    Err(e) => match &mut self.editor {
-                        Some(editor) => editor.errors = vec![e.to_string()],
-                        None => self.toasts.error(e.to_string()),
-                    },
+        if let Some(reply) = &self.save_reply
+            && let Ok(result) = reply.try_recv()
+        {
+            self.save_reply = None;
+            match result {
+                Ok(key) => {
+                    self.editor = None;
+                    self.toasts.notice(format!("Saved {key}"));
                 }
+                Err(e) => match &mut self.editor {
+                    Some(editor) => editor.errors = vec![e.to_string()],
+                    None => self.toasts.error(e.to_string()),
+                },
             }
         }
     }
