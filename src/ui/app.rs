@@ -311,6 +311,7 @@ fn new_todo_ui(ui: &mut egui::Ui, view: &mut VaultView) {
                 "core.todo",
                 serde_json::json!({"text": text, "completed": false}),
                 None,
+                false,
             );
             view.new_todo.clear();
         }

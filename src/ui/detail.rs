@@ -70,7 +70,7 @@ pub fn detail_ui(ui: &mut egui::Ui, view: &mut VaultView) {
                 if let Some(obj) = content.as_object_mut() {
                     obj.insert("completed".into(), Value::Bool(done));
                 }
-                view.save(&row.schema_name, content, Some(key.clone()));
+                view.save(&row.schema_name, content, Some(key.clone()), false);
             }
         }
         let edit = ui
@@ -103,7 +103,7 @@ pub fn detail_ui(ui: &mut egui::Ui, view: &mut VaultView) {
             Some(FormAction::Save(content)) => {
                 let schema = form.schema_name.clone();
                 let target = form.key.clone();
-                view.save(&schema, content, target);
+                view.save(&schema, content, target, true);
             }
             Some(FormAction::Cancel) => view.editor = None,
             None => {}

@@ -70,7 +70,8 @@ pub struct VaultView {
     pub pending_delete: Option<String>,
     /// The expiry date chosen for a bulk "set expiry".
     pub bulk_expiry: chrono::NaiveDate,
-    save_reply: Option<Receiver<NexusResult<String>>>,
+    /// The reply to a save on its way, and whether the form sent it.
+    save_reply: Option<(Receiver<NexusResult<String>>, bool)>,
     /// The grid should scroll to the selection.
     pub scroll_to_selection: bool,
     /// Errors and notices.
@@ -178,19 +179,23 @@ impl VaultView {
                 ReadReply::Error(message) => self.toasts.error(message),
             }
         }
-        if let Some(reply) = &self.save_reply
+        if let Some((reply, from_editor)) = &self.save_reply
             && let Ok(result) = reply.try_recv()
         {
+            let from_editor = *from_editor;
             self.save_reply = None;
-            match result {
-                Ok(key) => {
+            match (result, from_editor) {
+                (Ok(key), true) => {
                     self.editor = None;
                     self.toasts.notice(format!("Saved {key}"));
                 }
-                Err(e) => match &mut self.editor {
-                    Some(editor) => editor.errors = vec![e.to_string()],
-                    None => self.toasts.error(e.to_string()),
-                },
+                (Ok(_), false) => {}
+                (Err(e), true) if self.editor.is_some() => {
+                    if let Some(editor) = &mut self.editor {
+                        editor.errors = vec![e.to_string()];
+                    }
+                }
+                (Err(e), _) => self.toasts.error(e.to_string()),
             }
         }
     }
@@ -310,10 +315,17 @@ impl VaultView {
         });
     }
 
-    /// Saves an object; the outcome arrives in `logic`.
-    pub fn save(&mut self, schema_name: &str, content: Value, key: Option<String>) {
+    /// Saves an object; the outcome arrives in `logic`. `from_editor` saves
+    /// close the form when they succeed and show their error in it.
+    pub fn save(
+        &mut self,
+        schema_name: &str,
+        content: Value,
+        key: Option<String>,
+        from_editor: bool,
+    ) {
         let (tx, rx) = bounded(1);
-        self.save_reply = Some(rx);
+        self.save_reply = Some((rx, from_editor));
         self.send(SyncCommand::SaveObject {
             schema_name: schema_name.to_string(),
             content,

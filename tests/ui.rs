@@ -1,0 +1,288 @@
+//! Tests of the real desktop app, driven headless with egui_kittest on
+//! temporary vaults. Each waits for the background threads by stepping the
+//! harness until a condition holds, with a deadline.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::TestVault;
+use egui_kittest::Harness;
+use egui_kittest::kittest::{NodeT, Queryable};
+use me_nexus::ui::{AppOptions, MeNexusApp};
+
+const DEADLINE: Duration = Duration::from_secs(30);
+
+fn harness(options: AppOptions) -> Harness<'static, MeNexusApp> {
+    Harness::builder()
+        .with_size([1500.0, 950.0])
+        .build_eframe(move |cc| MeNexusApp::new(cc, options))
+}
+
+/// Steps the app until `condition` holds; fails after the deadline.
+fn step_until(
+    h: &mut Harness<'static, MeNexusApp>,
+    what: &str,
+    mut condition: impl FnMut(&mut Harness<'static, MeNexusApp>) -> bool,
+) {
+    let deadline = Instant::now() + DEADLINE;
+    loop {
+        h.step();
+        if condition(h) {
+            return;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for: {what}");
+        std::thread::park_timeout(Duration::from_millis(10));
+    }
+}
+
+/// Moves the pointer onto the widget, lets the hover settle for a frame, then
+/// clicks: what a mouse does.
+fn click(h: &mut Harness<'static, MeNexusApp>, label: &str) {
+    h.get_by_label(label).hover();
+    h.step();
+    h.step();
+    h.get_by_label(label).click();
+    h.step();
+}
+
+fn has_label(h: &Harness<'static, MeNexusApp>, label: &str) -> bool {
+    h.query_by_label(label).is_some()
+}
+
+/// A sample vault opened in the app by its path, with every object loaded.
+fn open_sample() -> (TestVault, Harness<'static, MeNexusApp>) {
+    let v = TestVault::sample_initialised();
+    let mut h = harness(AppOptions {
+        open: Some(v.path().to_path_buf()),
+        config_dir: Some(v.config_dir.path().to_path_buf()),
+        sample_dir: None,
+    });
+    step_until(&mut h, "the grid shows the sample", |h| {
+        has_label(h, "Total objects: 11") && has_label(h, "AI: todos.json#3")
+    });
+    (v, h)
+}
+
+fn perms_of(v: &TestVault, key: &str) -> (bool, bool, bool, Option<String>) {
+    v.db()
+        .query_row(
+            "SELECT p.share_with_ai, p.share_with_cloud, p.read_only, p.expires_at FROM object_permissions p
+             JOIN data_objects o ON o.id = p.object_id WHERE o.file_path = ?1",
+            [key],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+        )
+        .unwrap()
+}
+
+#[test]
+fn opens_a_vault_by_typed_path_and_shows_the_stats_cards() {
+    let v = TestVault::sample_initialised();
+    // A first start: no last vault in the app config.
+    let fresh_config = tempfile::tempdir().unwrap();
+    let mut h = harness(AppOptions {
+        open: None,
+        config_dir: Some(fresh_config.path().to_path_buf()),
+        sample_dir: None,
+    });
+    h.step();
+    h.get_by_label("Vault folder:").click();
+    h.step();
+    h.get_by_label("Vault folder:").type_text(v.path_str());
+    step_until(&mut h, "the folder info and the Open vault button", |h| {
+        has_label(h, "Open vault")
+    });
+    assert!(has_label(
+        &h,
+        "Exists: yes · Writable: yes · Already a vault: yes · Files found: 8 · Objects found: 11"
+    ));
+    h.get_by_label("Open vault").click();
+    step_until(&mut h, "the stats cards", |h| {
+        has_label(h, "Total objects: 11")
+    });
+    for card in [
+        "AI shared: 3",
+        "Cloud shared: 2",
+        "Read-only: 1",
+        "Expired: 1",
+        "Problems: 0",
+    ] {
+        assert!(has_label(&h, card), "card {card}");
+    }
+    // The vault is remembered for the next start.
+    let app: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(v.config_dir.path().join("app.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        app["last_vault"],
+        v.path().canonicalize().unwrap().display().to_string()
+    );
+}
+
+#[test]
+fn ticking_the_ai_box_reaches_the_db_permissions_json_and_audit() {
+    let (v, mut h) = open_sample();
+    assert!(!perms_of(&v, "todos.json#3").0);
+    click(&mut h, "AI: todos.json#3");
+    // The DB, then permissions.json, then the audit log.
+    step_until(
+        &mut h,
+        "the grant in the DB, permissions.json and the audit log",
+        |_| {
+            let file: serde_json::Value =
+                serde_json::from_str(&v.read(".nexus/permissions.json")).unwrap();
+            perms_of(&v, "todos.json#3").0
+                && file["object_permissions"]["todos.json#3"]["share_with_ai"] == true
+                && v.audit().iter().any(|l| {
+                    l["action"] == "permission.changed"
+                        && l["key"] == "todos.json#3"
+                        && l["details"]["source"] == "app"
+                })
+        },
+    );
+    step_until(&mut h, "the AI card follows", |h| {
+        has_label(h, "AI shared: 4")
+    });
+}
+
+#[test]
+fn setting_an_expiry_date_stores_the_end_of_that_day_with_an_offset() {
+    let (v, mut h) = open_sample();
+    h.get_by_label("Expires: todos.json#4").click();
+    step_until(&mut h, "the calendar", |h| {
+        h.query_by_label("Save").is_some()
+    });
+    h.get_all_by_label("15").next().unwrap().click();
+    h.step();
+    h.get_by_label("Save").click();
+    step_until(&mut h, "the expiry in the DB and permissions.json", |_| {
+        perms_of(&v, "todos.json#4").3.is_some()
+            && v.read(".nexus/permissions.json").contains("todos.json#4")
+    });
+    let expires = perms_of(&v, "todos.json#4").3.unwrap();
+    let parsed = chrono::DateTime::parse_from_rfc3339(&expires).unwrap();
+    let local = parsed.with_timezone(&chrono::Local);
+    assert_eq!(
+        local.format("%d %H:%M:%S").to_string(),
+        "15 23:59:59",
+        "{expires}"
+    );
+    let file: serde_json::Value = serde_json::from_str(&v.read(".nexus/permissions.json")).unwrap();
+    assert_eq!(
+        file["object_permissions"]["todos.json#4"]["expires_at"],
+        expires.as_str()
+    );
+    // Clearing it.
+    step_until(&mut h, "the clear button", |h| {
+        has_label(h, "Clear expiry: todos.json#4")
+    });
+    h.get_by_label("Clear expiry: todos.json#4").click();
+    step_until(&mut h, "the expiry cleared", |_| {
+        perms_of(&v, "todos.json#4").3.is_none()
+    });
+}
+
+#[test]
+fn filtering_the_grid_by_text() {
+    let (_v, mut h) = open_sample();
+    h.get_by_label("Filter:").click();
+    h.step();
+    h.get_by_label("Filter:").type_text("passport");
+    step_until(&mut h, "one matching row", |h| {
+        has_label(h, "1 objects")
+            && h.state()
+                .vault_view()
+                .is_some_and(|v| v.ids.as_ref().is_some_and(|ids| ids.len() == 1))
+    });
+    assert!(has_label(&h, "AI: todos.json#3"));
+    assert!(!has_label(&h, "AI: todos.json#1"));
+}
+
+#[test]
+fn a_file_changed_on_disk_shows_up_in_the_grid() {
+    let (v, mut h) = open_sample();
+    let mut todos: serde_json::Value = serde_json::from_str(&v.read("todos.json")).unwrap();
+    todos["data"]
+        .as_array_mut()
+        .unwrap()
+        .push(serde_json::json!({"id": 9, "text": "Written by another program"}));
+    std::fs::write(
+        v.abs("todos.json"),
+        serde_json::to_string_pretty(&todos).unwrap(),
+    )
+    .unwrap();
+    step_until(&mut h, "the new row and card", |h| {
+        has_label(h, "AI: todos.json#9") && has_label(h, "Total objects: 12")
+    });
+    assert!(has_label(&h, "Written by another program"));
+}
+
+#[test]
+fn a_read_only_object_refuses_edits() {
+    let (v, mut h) = open_sample();
+    let before = v.read("plugins/journal/entries.json");
+    h.get_by_label("plugins/journal/entries.json#1").click();
+    step_until(&mut h, "the detail panel", |h| {
+        has_label(h, "🔒 Read-only: this object cannot be edited or deleted")
+    });
+    assert!(h.get_by_label("✏ Edit").accesskit_node().is_disabled());
+    assert!(h.get_by_label("🗑 Delete").accesskit_node().is_disabled());
+    // Clicking the disabled button does nothing.
+    h.get_by_label("✏ Edit").click();
+    h.step();
+    assert!(h.state().vault_view().unwrap().editor.is_none());
+    assert_eq!(v.read("plugins/journal/entries.json"), before);
+}
+
+#[test]
+fn a_todo_is_edited_through_the_schema_form_and_checked_off() {
+    let (v, mut h) = open_sample();
+    h.get_by_label("todos.json#4").click();
+    step_until(&mut h, "the detail", |h| has_label(h, "✏ Edit"));
+    click(&mut h, "Done");
+    step_until(&mut h, "the todo is done in the file", |_| {
+        v.read("todos.json")
+            .contains("\"completed\": true,\n      \"priority\": \"low\"")
+    });
+    step_until(&mut h, "the edit button", |h| {
+        h.query_by_label("✏ Edit")
+            .is_some_and(|n| !n.accesskit_node().is_disabled())
+    });
+    h.get_by_label("✏ Edit").click();
+    step_until(&mut h, "the form", |h| has_label(h, "text *"));
+    h.get_by_label("text *").click();
+    h.step();
+    h.key_press(egui::Key::End);
+    h.step();
+    h.get_by_label("text *").type_text(" soon");
+    h.step();
+    h.get_by_label("✔ Save").click();
+    step_until(&mut h, "the file has the new text", |_| {
+        v.read("todos.json").contains("Plan the summer trip soon")
+    });
+}
+
+#[test]
+fn todos_are_added_from_the_window() {
+    let (v, mut h) = open_sample();
+    h.get_by_label("New todo:").click();
+    h.step();
+    h.get_by_label("New todo:").type_text("Water the plants");
+    h.step();
+    h.get_by_label("+ Add todo").click();
+    step_until(&mut h, "the new todo in the file and the grid", |h| {
+        v.read("todos.json").contains("Water the plants") && has_label(h, "AI: todos.json#5")
+    });
+}
+
+#[test]
+fn the_icons_have_glyphs_in_the_bundled_fonts() {
+    let (_v, h) = open_sample();
+    let ctx = h.ctx.clone();
+    for icon in me_nexus::ui::fonts::ICONS {
+        let has = ctx.fonts_mut(|f| f.has_glyph(&egui::FontId::proportional(14.0), icon));
+        assert!(has, "no glyph for {icon:?}");
+    }
+}
