@@ -286,3 +286,60 @@ fn the_icons_have_glyphs_in_the_bundled_fonts() {
         assert!(has, "no glyph for {icon:?}");
     }
 }
+
+#[test]
+fn the_sample_vault_opens_in_one_click() {
+    let config = tempfile::tempdir().unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let sample_dir = data.path().join("sample-vault");
+    let mut h = harness(AppOptions {
+        open: None,
+        config_dir: Some(config.path().to_path_buf()),
+        sample_dir: Some(sample_dir.clone()),
+    });
+    h.step();
+    h.get_by_label("✨ Open sample vault").click();
+    step_until(&mut h, "the sample's objects", |h| {
+        has_label(h, "Total objects: 11")
+            && has_label(h, "Expired: 1")
+            && has_label(h, "Read-only: 1")
+    });
+    assert!(sample_dir.join("todos.json").is_file());
+    assert!(sample_dir.join(".nexus/vault.sqlite").is_file());
+}
+
+#[test]
+fn the_last_vault_reopens_at_the_next_start() {
+    // `init` records the vault as the last one in this config folder.
+    let v = TestVault::sample_initialised();
+    let mut h = harness(AppOptions {
+        open: None,
+        config_dir: Some(v.config_dir.path().to_path_buf()),
+        sample_dir: None,
+    });
+    step_until(&mut h, "the last vault, without the picker", |h| {
+        has_label(h, "Total objects: 11")
+    });
+    assert!(h.query_by_label("Vault folder:").is_none());
+}
+
+#[test]
+fn a_todo_is_deleted_after_confirmation() {
+    let (v, mut h) = open_sample();
+    h.get_by_label("todos.json#4").click();
+    step_until(&mut h, "the detail", |h| has_label(h, "🗑 Delete"));
+    click(&mut h, "🗑 Delete");
+    step_until(&mut h, "the confirmation", |h| {
+        has_label(h, "Delete todos.json#4? A copy is kept in .nexus/trash/.")
+    });
+    // The modal's button is the last one with that name.
+    h.get_all_by_label("🗑 Delete").last().unwrap().hover();
+    h.step();
+    h.step();
+    h.get_all_by_label("🗑 Delete").last().unwrap().click();
+    step_until(&mut h, "the todo is gone from file, DB and grid", |h| {
+        !v.read("todos.json").contains("Plan the summer trip")
+            && !v.keys().contains(&"todos.json#4".to_string())
+            && !has_label(h, "AI: todos.json#4")
+    });
+}

@@ -24,6 +24,14 @@ pub struct AppOptions {
     pub sample_dir: Option<PathBuf>,
 }
 
+/// What to do to a folder before opening it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Prepare {
+    Nothing,
+    Create,
+    Sample,
+}
+
 enum Screen {
     Picker(PickerState),
     Opening {
@@ -118,6 +126,18 @@ impl MeNexusApp {
     /// Opens (or with `create`, first makes) the vault at `path` on a
     /// background thread; the window shows a spinner meanwhile.
     fn start_opening(&mut self, ctx: &egui::Context, path: PathBuf, create: bool) {
+        self.start_opening_with(
+            ctx,
+            path,
+            if create {
+                Prepare::Create
+            } else {
+                Prepare::Nothing
+            },
+        );
+    }
+
+    fn start_opening_with(&mut self, ctx: &egui::Context, path: PathBuf, prepare: Prepare) {
         let (tx, rx) = bounded(1);
         let ctx_thread = ctx.clone();
         let config_dir = self.config_dir();
@@ -126,9 +146,15 @@ impl MeNexusApp {
             .name("me-nexus-open".into())
             .spawn(move || {
                 let result = (|| {
-                    if create {
-                        crate::vault::Vault::init(&target).map_err(|e| e.to_string())?;
-                    }
+                    let target = match prepare {
+                        Prepare::Nothing => target,
+                        Prepare::Create => {
+                            crate::vault::Vault::init(&target).map_err(|e| e.to_string())?;
+                            target
+                        }
+                        Prepare::Sample => crate::vault::sample::install_sample(&target)
+                            .map_err(|e| e.to_string())?,
+                    };
                     let view = VaultView::open(&target, &ctx_thread).map_err(|e| e.to_string())?;
                     if let Some(dir) = config_dir {
                         let mut app = AppConfig::load_from(&dir).unwrap_or_default();
@@ -159,10 +185,7 @@ impl MeNexusApp {
                 .error("no data folder for the sample vault (set ME_NEXUS_DATA_DIR)");
             return;
         };
-        match crate::vault::sample::install_sample(&dir) {
-            Ok(root) => self.start_opening(ctx, root, false),
-            Err(e) => self.toasts.error(e.to_string()),
-        }
+        self.start_opening_with(ctx, dir, Prepare::Sample);
     }
 
     fn show_picker(&mut self) {
