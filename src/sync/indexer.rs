@@ -456,7 +456,8 @@ impl Engine {
             Outcome::Parsed(ParsedFile::Data(data)) => {
                 row.schema_name = Some(data.schema_name.clone());
                 row.layout = Some(data.layout.as_str().to_string());
-                match self.write_objects(&rel, data, report, now)? {
+                let modified = mtime_rfc3339(p.file.mtime_ns);
+                match self.write_objects(&rel, data, modified.as_deref(), report, now)? {
                     Ok(problems) => {
                         row.status = FileStatus::Data;
                         problems
@@ -489,6 +490,7 @@ impl Engine {
         &mut self,
         rel: &str,
         data: DataFile,
+        file_modified: Option<&str>,
         report: &mut BatchReport,
         now: &str,
     ) -> Result<Result<Vec<FileProblem>, FileProblem>> {
@@ -523,7 +525,9 @@ impl Engine {
                 content_json: &content_json,
                 content_hash: &content_hash,
                 created_at: timestamp_field(&object.content, "created_at"),
-                updated_at: timestamp_field(&object.content, "updated_at"),
+                // Without an updated_at field, the file's modification time.
+                updated_at: timestamp_field(&object.content, "updated_at")
+                    .or_else(|| file_modified.map(str::to_string)),
             };
             match db::objects::upsert(&self.conn, &new, now)? {
                 Upserted::Inserted(_) => report.objects_added.push(object.key.clone()),
@@ -711,6 +715,14 @@ fn item_index(pointer: &str) -> Option<i64> {
         .next()?
         .parse()
         .ok()
+}
+
+/// A file modification time (ns since the epoch) as RFC 3339.
+fn mtime_rfc3339(mtime_ns: i64) -> Option<String> {
+    (mtime_ns > 0).then(|| {
+        chrono::DateTime::from_timestamp_nanos(mtime_ns)
+            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    })
 }
 
 /// A timestamp field of the content, if it is valid RFC 3339.
