@@ -343,3 +343,59 @@ fn a_todo_is_deleted_after_confirmation() {
             && !has_label(h, "AI: todos.json#4")
     });
 }
+
+#[test]
+fn settings_bulk_action_on_filtered_rows_with_confirmation() {
+    let (v, mut h) = open_sample();
+    click(&mut h, "⚙ Settings");
+    step_until(&mut h, "the settings modal", |h| {
+        has_label(h, "🔒 Make read-only")
+    });
+    // Filter to the todos, then make them all read-only.
+    // The main filter steps aside while the modal shows its own.
+    assert_eq!(h.get_all_by_label("Filter:").count(), 1);
+    click(&mut h, "Filter:");
+    h.get_by_label("Filter:").type_text("todos.json");
+    step_until(&mut h, "4 filtered rows", |h| {
+        h.state()
+            .vault_view()
+            .is_some_and(|v| v.ids.as_ref().is_some_and(|ids| ids.len() == 4))
+    });
+    click(&mut h, "🔒 Make read-only");
+    step_until(&mut h, "the confirmation", |h| {
+        has_label(h, "🔒 Make read-only for 4 objects?")
+    });
+    click(&mut h, "Confirm");
+    step_until(
+        &mut h,
+        "4 todos read-only in the DB and permissions.json",
+        |_| {
+            let file = v.read(".nexus/permissions.json");
+            (1..=4).all(|i| {
+                perms_of(&v, &format!("todos.json#{i}")).2
+                    && file.contains(&format!("todos.json#{i}"))
+            })
+        },
+    );
+    assert!(
+        !perms_of(&v, "notes/reading-list.md").2,
+        "rows outside the filter are untouched"
+    );
+    // The other tabs.
+    click(&mut h, "Audit");
+    step_until(&mut h, "the audit view", |h| {
+        h.query_by_label_contains("entries in .nexus/logs/audit.jsonl")
+            .is_some()
+    });
+    click(&mut h, "Problems (0)");
+    step_until(&mut h, "the problems view", |h| {
+        has_label(
+            h,
+            "✔ No problems: every file in the vault was indexed cleanly.",
+        )
+    });
+    click(&mut h, "Close");
+    step_until(&mut h, "the modal closed", |h| {
+        !has_label(h, "🔒 Make read-only")
+    });
+}

@@ -263,10 +263,12 @@ impl eframe::App for MeNexusApp {
                             });
                     });
                 egui::CentralPanel::default_margins().show(ui, |ui| {
-                    grid::filters_ui(ui, view);
-                    new_todo_ui(ui, view);
-                    ui.separator();
+                    // While the settings modal shows its own filter and grid,
+                    // the main ones step aside (one filter, one grid at a time).
                     if view.settings.is_none() {
+                        grid::filters_ui(ui, view, "main-grid");
+                        new_todo_ui(ui, view);
+                        ui.separator();
                         grid::object_grid_ui(ui, view, "main-grid");
                     }
                 });
@@ -300,7 +302,7 @@ fn keyboard(ui: &mut egui::Ui, view: &mut VaultView) {
         )
     });
     if find {
-        ui.memory_mut(|m| m.request_focus(grid::filter_id()));
+        ui.memory_mut(|m| m.request_focus(grid::filter_id("main-grid")));
     }
     let typing = ui.memory(|m| m.focused()).is_some() && ui.ctx().egui_wants_keyboard_input();
     if !typing {

@@ -32,25 +32,26 @@ const COLUMNS: [(&str, SortColumn, &str); 9] = [
     ("📆 Expires", SortColumn::Expires, EXPIRES_HOVER),
 ];
 
-/// The id of the filter text field (Ctrl+F focuses it).
-pub fn filter_id() -> egui::Id {
-    egui::Id::unique("grid-filter")
+/// The id of the filter text field of the grid `id_salt` (Ctrl+F focuses
+/// the main one).
+pub fn filter_id(id_salt: &str) -> egui::Id {
+    egui::Id::unique(("grid-filter", id_salt))
 }
 
-/// The filter bar above the grid.
-pub fn filters_ui(ui: &mut egui::Ui, view: &mut VaultView) {
+/// The filter bar above the grid `id_salt`.
+pub fn filters_ui(ui: &mut egui::Ui, view: &mut VaultView, id_salt: &str) {
     let mut query: GridQuery = view.query.clone();
     ui.horizontal(|ui| {
         let label = ui.label("Filter:");
         ui.add(
             egui::TextEdit::singleline(&mut query.text)
-                .id(filter_id())
+                .id(filter_id(id_salt))
                 .hint_text("text in key or title (Ctrl+F)")
                 .desired_width(220.0),
         )
         .labelled_by(label.id);
         let schema_text = query.schema.clone().unwrap_or_else(|| "All schemas".into());
-        egui::ComboBox::from_label("Schema")
+        egui::ComboBox::new(("schema-filter", id_salt), "Schema")
             .selected_text(schema_text)
             .show_ui(ui, |ui| {
                 ui.selectable_value(&mut query.schema, None, "All schemas");
@@ -70,7 +71,7 @@ pub fn filters_ui(ui: &mut egui::Ui, view: &mut VaultView) {
             .iter()
             .find(|(f, _)| *f == query.permissions)
             .map_or("Any permissions", |(_, t)| *t);
-        egui::ComboBox::from_label("Permissions")
+        egui::ComboBox::new(("permission-filter", id_salt), "Permissions")
             .selected_text(current)
             .show_ui(ui, |ui| {
                 for (filter, text) in filters {
@@ -233,7 +234,8 @@ pub fn object_grid_ui(ui: &mut egui::Ui, view: &mut VaultView, id_salt: &str) {
                     }
                 });
                 row.col(|ui| {
-                    if let Some(change) = expiry_ui(ui, &key, p.expires_at.as_deref(), data.expired)
+                    if let Some(change) =
+                        expiry_ui(ui, id_salt, &key, p.expires_at.as_deref(), data.expired)
                     {
                         actions.push(RowAction::Permission(key.clone(), change));
                     }
@@ -266,6 +268,7 @@ pub fn object_grid_ui(ui: &mut egui::Ui, view: &mut VaultView, id_salt: &str) {
 /// time) and a clear button. Returns a change when the user made one.
 pub fn expiry_ui(
     ui: &mut egui::Ui,
+    id_salt: &str,
     key: &str,
     expires_at: Option<&str>,
     expired: bool,
@@ -285,7 +288,7 @@ pub fn expiry_ui(
     let response = ui
         .add(
             DatePickerButton::new(&mut date)
-                .id_salt(key)
+                .id_salt(&format!("{id_salt}/{key}"))
                 .format(format)
                 .calendar_week(false),
         )

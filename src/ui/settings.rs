@@ -66,7 +66,7 @@ pub fn settings_ui(ctx: &egui::Context, view: &mut VaultView) {
 fn permissions_tab(ui: &mut egui::Ui, view: &mut VaultView) {
     stats_cards::stats_cards_ui(ui, &view.stats);
     ui.separator();
-    grid::filters_ui(ui, view);
+    grid::filters_ui(ui, view, "settings-grid");
     let count = view.ids.as_ref().map_or(0, Vec::len);
     ui.horizontal_wrapped(|ui| {
         ui.label(format!("Bulk actions on the {count} filtered objects:"));
