@@ -18,6 +18,7 @@ pub mod commands;
 pub mod engine;
 pub mod export;
 pub mod indexer;
+pub mod merge;
 pub mod permissions_sync;
 pub mod reconcile;
 pub mod service;
