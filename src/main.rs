@@ -49,6 +49,11 @@ fn vault_arg(command: &Command) -> Option<std::path::PathBuf> {
             action: SchemaAction::Add { vault, .. } | SchemaAction::List { vault, .. },
         } => Some(vault.clone()),
         Command::Perms(args) => Some(args.vault.clone()),
+        Command::Conflicts { action } => match action {
+            cli::args::ConflictAction::List { vault, .. }
+            | cli::args::ConflictAction::Restore { vault, .. }
+            | cli::args::ConflictAction::Dismiss { vault, .. } => Some(vault.clone()),
+        },
         Command::Info { .. } => None,
     }
 }

@@ -128,6 +128,12 @@ pub enum Command {
         #[arg(long = "for", value_enum)]
         for_: ExportFor,
     },
+    /// List, restore or dismiss conflict copies.
+    Conflicts {
+        /// What to do with conflicts.
+        #[command(subcommand)]
+        action: ConflictAction,
+    },
     /// Report what a folder would become as a vault (writes nothing).
     Info {
         /// The folder.
@@ -153,6 +159,33 @@ pub enum SchemaAction {
         /// Print JSON.
         #[arg(long)]
         json: bool,
+    },
+}
+
+/// `me-nexus conflicts ...`
+#[derive(Debug, Subcommand)]
+pub enum ConflictAction {
+    /// List open conflicts (or all with --all).
+    List {
+        /// The vault folder.
+        vault: PathBuf,
+        /// Include resolved ones.
+        #[arg(long)]
+        all: bool,
+    },
+    /// Put the losing version of a conflict back into its file.
+    Restore {
+        /// The vault folder.
+        vault: PathBuf,
+        /// The conflict id (from `conflicts list`).
+        id: i64,
+    },
+    /// Mark a conflict resolved, keeping the file as it is.
+    Dismiss {
+        /// The vault folder.
+        vault: PathBuf,
+        /// The conflict id.
+        id: i64,
     },
 }
 

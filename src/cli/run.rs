@@ -7,7 +7,7 @@ use std::path::Path;
 use serde_json::{Value, json};
 
 use crate::audit::Source;
-use crate::cli::args::{Command, ExportFor, PermsArgs, SchemaAction};
+use crate::cli::args::{Command, ConflictAction, ExportFor, PermsArgs, SchemaAction};
 use crate::db;
 use crate::error::{NexusError, Result};
 use crate::permissions::gate::Purpose;
@@ -121,14 +121,31 @@ pub fn run(command: Command, out: &mut dyn Write) -> Result<ExitCode> {
             for p in &problems {
                 say(out, &p.to_string())?;
             }
+            let conflicts = engine.conflicts(false)?;
+            for c in &conflicts {
+                say(
+                    out,
+                    &format!(
+                        "{}: conflict {} on {}: the {} version won; the other is kept in {} (me-nexus conflicts restore)",
+                        c.file_path, c.id, c.object_key, c.winner, c.copy_path
+                    ),
+                )?;
+            }
             let integrity = engine.integrity_check()?;
             let db_ok = integrity == ["ok"];
             say(
                 out,
                 &format!("database integrity: {}", integrity.join("; ")),
             )?;
-            say(out, &format!("{} problems", problems.len()))?;
-            if !problems.is_empty() || !db_ok {
+            say(
+                out,
+                &format!(
+                    "{} problems, {} open conflicts",
+                    problems.len(),
+                    conflicts.len()
+                ),
+            )?;
+            if !problems.is_empty() || !conflicts.is_empty() || !db_ok {
                 return Ok(1);
             }
         }
@@ -169,6 +186,35 @@ pub fn run(command: Command, out: &mut dyn Write) -> Result<ExitCode> {
                 summary.denied_expired
             );
         }
+        Command::Conflicts { action } => match action {
+            ConflictAction::List { vault, all } => {
+                let engine = Engine::open(&vault)?;
+                for c in engine.conflicts(all)? {
+                    let state = c
+                        .resolved_at
+                        .as_deref()
+                        .map_or("open".to_string(), |t| format!("resolved {t}"));
+                    say(
+                        out,
+                        &format!(
+                            "{} {} {} (winner: {}) copy {} [{state}]",
+                            c.id, c.created_at, c.object_key, c.winner, c.copy_path
+                        ),
+                    )?;
+                }
+            }
+            ConflictAction::Restore { vault, id } => {
+                let key = Engine::open(&vault)?.restore_conflict(id, Source::Cli)?;
+                say(
+                    out,
+                    &format!("restored the losing version of {key} (conflict {id})"),
+                )?;
+            }
+            ConflictAction::Dismiss { vault, id } => {
+                Engine::open(&vault)?.dismiss_conflict(id)?;
+                say(out, &format!("dismissed conflict {id}"))?;
+            }
+        },
         Command::Info { path } => {
             let info = check_directory_info(&path)?;
             say(out, &to_json(&info)?)?;

@@ -159,6 +159,22 @@ pub fn rename(conn: &Connection, from: &str, to: &str) -> Result<()> {
     Ok(())
 }
 
+/// Stores the bytes last indexed from `path`: the base of a three-way merge.
+pub fn set_base(conn: &Connection, path: &str, bytes: &[u8]) -> Result<()> {
+    conn.prepare_cached("UPDATE files SET base_content = ?2 WHERE path = ?1")?
+        .execute(rusqlite::params![path, bytes])?;
+    Ok(())
+}
+
+/// The bytes last indexed from `path`, if kept.
+pub fn base(conn: &Connection, path: &str) -> Result<Option<Vec<u8>>> {
+    Ok(conn
+        .prepare_cached("SELECT base_content FROM files WHERE path = ?1")?
+        .query_row([path], |r| r.get::<_, Option<Vec<u8>>>(0))
+        .optional()?
+        .flatten())
+}
+
 /// How many files were skipped as not Me-Nexus data.
 pub fn count_not_data(conn: &Connection) -> Result<i64> {
     Ok(conn.query_row(

@@ -14,7 +14,7 @@ use rusqlite::Connection;
 use crate::error::Result;
 
 /// The newest schema version.
-pub const LATEST: i64 = 1;
+pub const LATEST: i64 = 2;
 
 const V1: &str = "
 CREATE TABLE IF NOT EXISTS schemas (
@@ -102,7 +102,24 @@ CREATE TABLE IF NOT EXISTS sync_state (
 );
 ";
 
-const MIGRATIONS: [&str; 1] = [V1];
+/// Version 2: the base of each file (the bytes last indexed, for three-way
+/// merges) and the conflicts whose losing versions are kept in
+/// `.nexus/conflicts/`.
+const V2: &str = "
+ALTER TABLE files ADD COLUMN base_content BLOB;
+
+CREATE TABLE IF NOT EXISTS conflicts (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    copy_path TEXT NOT NULL UNIQUE,
+    file_path TEXT NOT NULL,
+    object_key TEXT NOT NULL,
+    winner TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    resolved_at TEXT
+);
+";
+
+const MIGRATIONS: [&str; 2] = [V1, V2];
 
 /// Brings the database to [`LATEST`], one version per transaction.
 pub fn migrate(conn: &Connection) -> Result<()> {

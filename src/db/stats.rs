@@ -24,7 +24,7 @@ pub struct PermissionStats {
     pub read_only: i64,
     /// Objects whose expiry is at or before now.
     pub expired: i64,
-    /// Problems (invalid files and items).
+    /// Problems: invalid files and items, and open conflicts.
     pub problems: i64,
     /// When the vault was last synced (RFC 3339), or "never".
     pub last_sync: String,
@@ -44,7 +44,7 @@ pub fn permission_stats(conn: &Connection, now_unix: i64) -> Result<PermissionSt
                 "SELECT COUNT(*) FROM object_permissions WHERE expires_unix IS NOT NULL AND expires_unix <= ?1",
             )?
             .query_row([now_unix], |r| r.get(0))?,
-        problems: problems::count(conn)?,
+        problems: problems::count(conn)? + crate::sync::conflicts::open_count(conn)?,
         last_sync: state::get(conn, state::LAST_SYNC)?.unwrap_or_else(|| "never".into()),
     })
 }

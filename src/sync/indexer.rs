@@ -114,6 +114,8 @@ pub(crate) struct Plan {
 struct Pending {
     file: FoundFile,
     hash: String,
+    /// The bytes read, kept as the file's base once indexed.
+    bytes: Vec<u8>,
     outcome: Outcome,
 }
 
@@ -388,40 +390,50 @@ impl Engine {
             return Ok(Some(Pending {
                 file: file.clone(),
                 hash: String::new(),
+                bytes: Vec::new(),
                 outcome: Outcome::Unusable(format!(
                     "file is {} bytes, over the {max}-byte cap (max_file_bytes in .nexus/config.json); skipped",
                     file.size
                 )),
             }));
         }
-        let bytes = match std::fs::read(&file.abs) {
-            Ok(bytes) => bytes,
+        let Some((bytes, mtime_ns)) = (match read_stable(&file.abs) {
+            Ok(read) => read,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(e) => {
+                // Unreadable now (locked, permission denied): a problem, and
+                // the last good objects stay. It never counts as deleted.
                 return Ok(Some(Pending {
                     file: file.clone(),
                     hash: String::new(),
+                    bytes: Vec::new(),
                     outcome: Outcome::Unusable(format!("cannot read file: {e}")),
                 }));
             }
+        }) else {
+            // Still being written: the last good state stays until the writer
+            // is done (its next event, or the next reconcile, reads it again).
+            return Ok(None);
         };
         let hash = hash_bytes(&bytes);
         if let Some(row) = row
             && !forced
             && row.hash == hash
         {
-            db::files::touch(&self.conn, &file.rel, file.size, file.mtime_ns)?;
+            db::files::touch(&self.conn, &file.rel, bytes.len() as u64, mtime_ns)?;
             return Ok(None);
         }
         // The size and mtime of what was actually read.
         let file = FoundFile {
             size: bytes.len() as u64,
+            mtime_ns,
             ..file.clone()
         };
         let outcome = Outcome::Parsed(parse_file(&file.rel, &bytes));
         Ok(Some(Pending {
             file,
             hash,
+            bytes,
             outcome,
         }))
     }
@@ -480,7 +492,11 @@ impl Engine {
             report.problem_files.push(rel.clone());
         }
         db::problems::replace_for_file(&self.conn, &rel, &problem_rows)?;
+        let indexed = row.status == FileStatus::Data;
         db::files::upsert(&self.conn, &row, now)?;
+        if indexed {
+            db::files::set_base(&self.conn, &rel, &p.bytes)?;
+        }
         Ok(())
     }
 
@@ -715,6 +731,25 @@ fn item_index(pointer: &str) -> Option<i64> {
         .next()?
         .parse()
         .ok()
+}
+
+/// Reads a file until two reads in a row see the same size and mtime (a
+/// file still being written changes under the reader). `Ok(None)` when it
+/// never settled.
+fn read_stable(path: &std::path::Path) -> std::io::Result<Option<(Vec<u8>, i64)>> {
+    const ATTEMPTS: u32 = 5;
+    for attempt in 0..ATTEMPTS {
+        let before = std::fs::metadata(path)?;
+        let bytes = std::fs::read(path)?;
+        let after = std::fs::metadata(path)?;
+        let (m_before, m_after) = (walk::mtime_ns(&before), walk::mtime_ns(&after));
+        if before.len() == after.len() && m_before == m_after && after.len() == bytes.len() as u64 {
+            return Ok(Some((bytes, m_after)));
+        }
+        // Give the writer a moment; the waits grow: 1, 2, 4, 8 ms.
+        std::thread::sleep(std::time::Duration::from_millis(1 << attempt));
+    }
+    Ok(None)
 }
 
 /// A file modification time (ns since the epoch) as RFC 3339.

@@ -15,6 +15,7 @@
 //! [`Engine`] is the one handle on an open vault that all of these share.
 
 pub mod commands;
+pub mod conflicts;
 pub mod engine;
 pub mod export;
 pub mod indexer;

@@ -36,6 +36,7 @@ impl Engine {
             full: true,
         };
         let mut report = self.apply_plan(plan)?;
+        self.sync_conflict_copies()?;
 
         // Paths the walk could not take in (non-UTF-8 names, unreadable
         // folders) are problems; problems of files no longer indexed go.

@@ -15,11 +15,13 @@ use crate::db::{self, hash_bytes};
 use crate::error::{IoContext, NexusError, Result};
 use crate::schema::CompiledSchema;
 use crate::schema::builtin::default_file;
+use crate::sync::conflicts::NewConflict;
 use crate::sync::engine::Engine;
+use crate::sync::merge::{Conflict, Side, merge_object};
 use crate::vault::atomic::write_atomic;
-use crate::vault::formats::NOTE_SCHEMA;
 use crate::vault::formats::json::{detect_indent, merge_keep_order, parse_json_bytes, to_pretty};
 use crate::vault::formats::markdown::render_note;
+use crate::vault::formats::{NOTE_SCHEMA, ParsedFile, parse_file};
 use crate::vault::keys::{check_key, id_to_string, item_key};
 
 impl Engine {
@@ -71,6 +73,73 @@ impl Engine {
                     )));
                 }
                 let rel = object.source_path.clone();
+                // Another program changed the file since it was indexed:
+                // merge three-way (see sync::merge).
+                let mut conflict_after_write = None;
+                if let Some(external) = self.external_change(&rel, key)? {
+                    let ours = Value::Object(fields.clone());
+                    let merged = merge_object(
+                        external.base.as_ref(),
+                        external.theirs.as_ref(),
+                        Some(&ours),
+                        chrono::Utc::now(),
+                        external.file_time,
+                    );
+                    match merged.conflict {
+                        None if merged.result == external.theirs => {
+                            // The file already holds this version.
+                            self.index_paths_locked(BTreeSet::from([rel.clone()]), false)?;
+                            return Ok(key.to_string());
+                        }
+                        None => {}
+                        Some(Conflict {
+                            winner: Side::App,
+                            losing,
+                        }) => {
+                            conflict_after_write = Some((external.base.clone(), losing));
+                        }
+                        Some(Conflict {
+                            winner: Side::File, ..
+                        }) => {
+                            self.index_paths_locked(BTreeSet::from([rel.clone()]), false)?;
+                            let id = self.record_conflict(NewConflict {
+                                key,
+                                schema_name,
+                                file: &rel,
+                                base: external.base.as_ref(),
+                                winner: Side::File,
+                                winning: external.theirs.clone(),
+                                losing: Some(ours),
+                            })?;
+                            return Err(NexusError::Sync(format!(
+                                "conflict on {key}: {rel} has a newer version from another program, which was kept; \
+                                 your version is saved as conflict {id} (restore it with `me-nexus conflicts restore <VAULT> {id}`)"
+                            )));
+                        }
+                    }
+                    if external.theirs.is_none() {
+                        // The other program deleted it; the modification wins
+                        // and the object is put back.
+                        let id_value = external.base.as_ref().and_then(|b| b.get("id").cloned());
+                        if let (Some(id_value), Some(_)) = (id_value, &object.item_id) {
+                            fields.insert("id".into(), id_value);
+                            let (bytes, _) = self.append_collection_item(
+                                &rel,
+                                schema_name,
+                                &mut fields,
+                                &schema,
+                            )?;
+                            write_atomic(&self.vault.abs(&rel), &bytes)?;
+                            self.index_paths_locked(BTreeSet::from([rel.clone()]), false)?;
+                            self.audit.record_one(
+                                "object.updated",
+                                Some(key),
+                                json!({"schema_name": schema_name, "file": rel, "source": source.as_str(), "restored_over_deletion": true}),
+                            )?;
+                            return Ok(key.to_string());
+                        }
+                    }
+                }
                 let bytes = match &object.item_id {
                     Some(item_id) => {
                         // The id is the item's identity; it cannot change here.
@@ -90,6 +159,26 @@ impl Engine {
                         self.update_single(&rel, schema_name, &fields)?
                     }
                 };
+                if let Some((base, losing)) = conflict_after_write {
+                    write_atomic(&self.vault.abs(&rel), &bytes)?;
+                    self.index_paths_locked(BTreeSet::from([rel.clone()]), false)?;
+                    let winning = Some(Value::Object(fields.clone()));
+                    self.record_conflict(NewConflict {
+                        key,
+                        schema_name,
+                        file: &rel,
+                        base: base.as_ref(),
+                        winner: Side::App,
+                        winning,
+                        losing,
+                    })?;
+                    self.audit.record_one(
+                        "object.updated",
+                        Some(key),
+                        json!({"schema_name": schema_name, "file": rel, "source": source.as_str()}),
+                    )?;
+                    return Ok(key.to_string());
+                }
                 (rel, key.to_string(), bytes, false)
             }
             None => {
@@ -139,6 +228,24 @@ impl Engine {
             )));
         }
         let rel = object.source_path.clone();
+        if let Some(external) = self.external_change(&rel, key)? {
+            match &external.theirs {
+                // A modification beats a deletion.
+                Some(theirs) if external.base.as_ref() != Some(theirs) => {
+                    self.index_paths_locked(BTreeSet::from([rel.clone()]), false)?;
+                    return Err(NexusError::Sync(format!(
+                        "{key} was changed in {rel} by another program since Me-Nexus last read it; \
+                         a modification beats a deletion, so it was not deleted"
+                    )));
+                }
+                Some(_) => {}
+                None => {
+                    // Already gone from the file: the index just follows.
+                    self.index_paths_locked(BTreeSet::from([rel.clone()]), false)?;
+                    return Ok(());
+                }
+            }
+        }
         let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%S%.3fZ").to_string();
         let trash = self.vault.trash_dir().join(&stamp);
         match &object.item_id {
@@ -185,6 +292,34 @@ impl Engine {
             .ok_or_else(|| NexusError::NotFound(format!("no object with key {key}")))?;
         db::objects::content(&self.conn, object.id)?
             .ok_or_else(|| NexusError::NotFound(format!("no content for {key}")))
+    }
+
+    /// What another program changed in `rel` since Me-Nexus indexed it, for
+    /// object `key`; `None` when the file is as indexed.
+    fn external_change(&self, rel: &str, key: &str) -> Result<Option<ExternalChange>> {
+        let path = self.vault.abs(rel);
+        let current = match std::fs::read(&path) {
+            Ok(bytes) => Some(bytes),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => return Err(NexusError::io(&path, e)),
+        };
+        let row = db::files::get(&self.conn, rel)?;
+        if let (Some(row), Some(bytes)) = (&row, &current)
+            && row.hash == hash_bytes(bytes)
+        {
+            return Ok(None);
+        }
+        let base = db::files::base(&self.conn, rel)?.and_then(|b| object_in(rel, &b, key));
+        let theirs = current.as_deref().and_then(|b| object_in(rel, b, key));
+        let file_time = std::fs::metadata(&path)
+            .ok()
+            .and_then(|m| m.modified().ok())
+            .map_or_else(chrono::Utc::now, chrono::DateTime::<chrono::Utc>::from);
+        Ok(Some(ExternalChange {
+            base,
+            theirs,
+            file_time,
+        }))
     }
 
     fn read_vault_file(&self, rel: &str) -> Result<Vec<u8>> {
@@ -351,6 +486,26 @@ impl Engine {
             n += 1;
         }
         Ok(rel)
+    }
+}
+
+/// The base and current versions of an object whose file another program
+/// changed.
+struct ExternalChange {
+    base: Option<Value>,
+    theirs: Option<Value>,
+    file_time: chrono::DateTime<chrono::Utc>,
+}
+
+/// The content of object `key` in the file bytes of `rel`.
+fn object_in(rel: &str, bytes: &[u8], key: &str) -> Option<Value> {
+    match parse_file(rel, bytes) {
+        ParsedFile::Data(data) => data
+            .objects
+            .into_iter()
+            .find(|o| o.key == key)
+            .map(|o| o.content),
+        _ => None,
     }
 }
 
