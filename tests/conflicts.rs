@@ -198,3 +198,35 @@ fn a_rebuilt_index_finds_open_conflicts_again() {
     assert_eq!(e.conflicts(false).unwrap().len(), 1);
     assert_eq!(e.stats().unwrap().problems, 1);
 }
+
+#[test]
+fn a_grant_against_a_revoke_ends_revoked() {
+    use me_nexus::permissions::model::PermissionChange;
+    use me_nexus::sync::permissions_sync::PermissionTarget;
+    let (v, mut e) = setup();
+    let grant = |ai: Option<bool>, cloud: Option<bool>| PermissionChange {
+        share_with_ai: ai,
+        share_with_cloud: cloud,
+        ..PermissionChange::default()
+    };
+    let one = PermissionTarget::Keys(vec!["todos.json#1".into()]);
+    e.set_permissions(&one, &grant(Some(true), None), Source::App)
+        .unwrap();
+    // By hand, the user revokes AI for #1 (the watcher has not seen it yet) ...
+    v.write(".nexus/permissions.json", r#"{"object_permissions": {}}"#);
+    // ... while the app, from its stale view, grants AI and cloud.
+    e.set_permissions(&one, &grant(Some(true), Some(true)), Source::App)
+        .unwrap();
+    let p = e.get_permissions("todos.json#1").unwrap();
+    assert!(!p.share_with_ai, "the revoke beats the grant");
+    assert!(p.share_with_cloud, "cloud was changed by the app only");
+    let file: Value = serde_json::from_str(&v.read(".nexus/permissions.json")).unwrap();
+    assert_eq!(
+        file["object_permissions"]["todos.json#1"]["share_with_ai"],
+        false
+    );
+    assert_eq!(
+        file["object_permissions"]["todos.json#1"]["share_with_cloud"],
+        true
+    );
+}

@@ -114,6 +114,64 @@ impl PermissionChange {
     }
 }
 
+/// Resolves a permission change made in the file (`file`) and one made in
+/// the app (`app`) from the same `base`, field by field: a field only one
+/// side changed takes that side's value; a field both changed takes the more
+/// restrictive value (a revoke beats a grant, read-only beats writable, the
+/// earlier expiry beats the later or none).
+pub fn resolve_conflict(base: &Permissions, file: &Permissions, app: &Permissions) -> Permissions {
+    fn pick<T: PartialEq + Clone>(
+        base: &T,
+        file: &T,
+        app: &T,
+        restrictive: impl Fn(&T, &T) -> T,
+    ) -> T {
+        if file == base {
+            app.clone()
+        } else if app == base || app == file {
+            file.clone()
+        } else {
+            restrictive(file, app)
+        }
+    }
+    Permissions {
+        share_with_ai: pick(
+            &base.share_with_ai,
+            &file.share_with_ai,
+            &app.share_with_ai,
+            |a, b| *a && *b,
+        ),
+        share_with_cloud: pick(
+            &base.share_with_cloud,
+            &file.share_with_cloud,
+            &app.share_with_cloud,
+            |a, b| *a && *b,
+        ),
+        read_only: pick(&base.read_only, &file.read_only, &app.read_only, |a, b| {
+            *a || *b
+        }),
+        expires_at: pick(
+            &base.expires_at,
+            &file.expires_at,
+            &app.expires_at,
+            |a, b| earlier_expiry(a, b),
+        ),
+    }
+}
+
+/// The more restrictive of two expiries: the earlier one; any expiry beats
+/// none; a malformed one (which counts as expired) beats a valid one.
+fn earlier_expiry(a: &Option<String>, b: &Option<String>) -> Option<String> {
+    match (a, b) {
+        (None, x) | (x, None) => x.clone(),
+        (Some(x), Some(y)) => match (parse_expiry(x), parse_expiry(y)) {
+            (Ok(tx), Ok(ty)) => Some(if ty < tx { y.clone() } else { x.clone() }),
+            (Err(_), _) => Some(x.clone()),
+            (_, Err(_)) => Some(y.clone()),
+        },
+    }
+}
+
 /// The differences between two permission sets, as `field: old → new`
 /// pairs for the audit log.
 pub fn diff(old: &Permissions, new: &Permissions) -> serde_json::Map<String, serde_json::Value> {
@@ -178,6 +236,66 @@ mod tests {
         assert!(!p.is_expired_at(at - chrono::Duration::milliseconds(1)));
         assert!(p.is_expired_at(at));
         assert!(p.is_expired_at(at + chrono::Duration::seconds(1)));
+    }
+
+    fn perms_strategy() -> impl proptest::strategy::Strategy<Value = Permissions> {
+        use proptest::prelude::*;
+        let expiry = prop_oneof![
+            Just(None),
+            Just(Some("2030-01-01T00:00:00Z".to_string())),
+            Just(Some("2031-06-01T12:00:00+02:00".to_string())),
+        ];
+        (any::<bool>(), any::<bool>(), any::<bool>(), expiry).prop_map(|(ai, cloud, ro, exp)| {
+            Permissions {
+                share_with_ai: ai,
+                share_with_cloud: cloud,
+                read_only: ro,
+                expires_at: exp,
+            }
+        })
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn permission_conflicts_resolve_to_the_more_restrictive(
+            base in perms_strategy(), file in perms_strategy(), app in perms_strategy()
+        ) {
+            let r = resolve_conflict(&base, &file, &app);
+            // Never shares more than both sides agreed to, where both changed.
+            if file.share_with_ai != base.share_with_ai && app.share_with_ai != base.share_with_ai {
+                proptest::prop_assert_eq!(r.share_with_ai, file.share_with_ai && app.share_with_ai);
+            }
+            if file.read_only != base.read_only && app.read_only != base.read_only {
+                proptest::prop_assert_eq!(r.read_only, file.read_only || app.read_only);
+            }
+            // A field only one side changed takes that side's value.
+            if file.share_with_cloud == base.share_with_cloud {
+                proptest::prop_assert_eq!(r.share_with_cloud, app.share_with_cloud);
+            } else if app.share_with_cloud == base.share_with_cloud {
+                proptest::prop_assert_eq!(r.share_with_cloud, file.share_with_cloud);
+            }
+            // The result never grants what neither side granted.
+            proptest::prop_assert!(!r.share_with_ai || file.share_with_ai || app.share_with_ai);
+            // Symmetric: who changed what first does not matter.
+            proptest::prop_assert_eq!(r, resolve_conflict(&base, &app, &file));
+        }
+    }
+
+    #[test]
+    fn grant_against_revoke_is_a_revoke() {
+        let base = Permissions {
+            share_with_ai: true,
+            ..Permissions::default()
+        };
+        let file = Permissions::default(); // revoked by hand
+        let app = Permissions {
+            share_with_ai: true,
+            share_with_cloud: true,
+            ..Permissions::default()
+        };
+        let r = resolve_conflict(&base, &file, &app);
+        assert!(!r.share_with_ai, "the revoke wins");
+        assert!(r.share_with_cloud, "a field only the app changed is kept");
     }
 
     #[test]

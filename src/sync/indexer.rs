@@ -62,6 +62,13 @@ pub struct BatchReport {
     pub objects_moved: Vec<(String, String)>,
     /// Keys whose permissions changed (from permissions.json).
     pub permissions_changed: Vec<String>,
+    /// Those changes: `(key, before, after)`.
+    #[serde(skip)]
+    pub permission_edits: Vec<(
+        String,
+        crate::permissions::model::Permissions,
+        crate::permissions::model::Permissions,
+    )>,
     /// Schemas added or changed.
     pub schemas_changed: Vec<String>,
     /// Files that have problems after the batch (in this batch).

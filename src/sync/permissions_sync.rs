@@ -105,10 +105,25 @@ impl Engine {
                 rows
             }
         };
+        // Hand edits just taken in are one side of a conflict with this
+        // change: where both touched the same setting, the more restrictive
+        // value wins.
+        let edits: std::collections::HashMap<&str, (&Permissions, &Permissions)> = report
+            .permission_edits
+            .iter()
+            .map(|(key, before, after)| (key.as_str(), (before, after)))
+            .collect();
         let mut updates = Vec::new();
         let tx = db::begin(&self.conn)?;
         for (id, key, old) in rows {
-            let new = change.apply(&old);
+            let new = match edits.get(key.as_str()) {
+                Some((before, after)) => crate::permissions::model::resolve_conflict(
+                    before,
+                    after,
+                    &change.apply(before),
+                ),
+                None => change.apply(&old),
+            };
             if new != old {
                 db::permissions::set(&tx, id, &new)?;
                 updates.push(PermissionUpdate { key, old, new });
@@ -221,6 +236,9 @@ impl Engine {
                         db::permissions::set(&tx, object.id, perms)?;
                         audit.push(permission_audit(key, &old, perms, Source::File));
                         report.permissions_changed.push(key.clone());
+                        report
+                            .permission_edits
+                            .push((key.clone(), old, perms.clone()));
                     }
                 }
                 None => orphans.push((key.clone(), perms.clone())),
@@ -236,7 +254,8 @@ impl Engine {
                 let default = Permissions::default();
                 db::permissions::set(&tx, object.id, &default)?;
                 audit.push(permission_audit(&key, &perms, &default, Source::File));
-                report.permissions_changed.push(key);
+                report.permissions_changed.push(key.clone());
+                report.permission_edits.push((key, perms, default));
             }
         }
         db::permissions::replace_orphans(&tx, &orphans)?;
