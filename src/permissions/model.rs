@@ -154,7 +154,7 @@ pub fn resolve_conflict(base: &Permissions, file: &Permissions, app: &Permission
             &base.expires_at,
             &file.expires_at,
             &app.expires_at,
-            |a, b| earlier_expiry(a, b),
+            earlier_expiry,
         ),
     }
 }
