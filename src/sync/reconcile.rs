@@ -37,6 +37,7 @@ impl Engine {
         };
         let mut report = self.apply_plan(plan)?;
         self.sync_conflict_copies()?;
+        remove_stale_temp_files(self.vault.root());
 
         // Paths the walk could not take in (non-UTF-8 names, unreadable
         // folders) are problems; problems of files no longer indexed go.
@@ -64,4 +65,35 @@ impl Engine {
         tx.commit()?;
         Ok(report)
     }
+}
+
+/// Removes the temporary files of atomic writes that a crash (kill -9,
+/// power loss) left behind. Every vault write holds the write lock, and so
+/// does the reconcile, so none of them can belong to a write in progress.
+/// The target files themselves were never touched by such a write.
+fn remove_stale_temp_files(root: &std::path::Path) {
+    fn visit(dir: &std::path::Path, depth: usize) {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let Ok(kind) = entry.file_type() else {
+                continue;
+            };
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            if kind.is_dir() && depth < 64 && (name == ".nexus" || !name.starts_with('.')) {
+                visit(&entry.path(), depth + 1);
+            } else if kind.is_file() && name.starts_with('.') && name.ends_with(".nexus-tmp") {
+                match std::fs::remove_file(entry.path()) {
+                    Ok(()) => tracing::info!(
+                        "removed a temporary file left by a crash: {}",
+                        entry.path().display()
+                    ),
+                    Err(e) => tracing::warn!("cannot remove {}: {e}", entry.path().display()),
+                }
+            }
+        }
+    }
+    visit(root, 0);
 }

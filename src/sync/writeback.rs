@@ -129,8 +129,7 @@ impl Engine {
                                 &mut fields,
                                 &schema,
                             )?;
-                            write_atomic(&self.vault.abs(&rel), &bytes)?;
-                            self.index_paths_locked(BTreeSet::from([rel.clone()]), false)?;
+                            self.write_and_index(&rel, &bytes)?;
                             self.audit.record_one(
                                 "object.updated",
                                 Some(key),
@@ -160,8 +159,7 @@ impl Engine {
                     }
                 };
                 if let Some((base, losing)) = conflict_after_write {
-                    write_atomic(&self.vault.abs(&rel), &bytes)?;
-                    self.index_paths_locked(BTreeSet::from([rel.clone()]), false)?;
+                    self.write_and_index(&rel, &bytes)?;
                     let winning = Some(Value::Object(fields.clone()));
                     self.record_conflict(NewConflict {
                         key,
@@ -200,8 +198,7 @@ impl Engine {
             }
         };
 
-        write_atomic(&self.vault.abs(&rel), &bytes)?;
-        self.index_paths_locked(BTreeSet::from([rel.clone()]), false)?;
+        self.write_and_index(&rel, &bytes)?;
         self.audit.record_one(
             if created {
                 "object.created"
@@ -263,6 +260,7 @@ impl Engine {
                     &to_pretty(&kept, "  ").map_err(|e| NexusError::json(&trash_file, e))?,
                 )?;
                 let bytes = to_pretty(&root, &indent).map_err(|e| NexusError::json(&rel, e))?;
+                self.note_pending_write(&rel, &bytes)?;
                 write_atomic(&self.vault.abs(&rel), &bytes)?;
             }
             None => {
@@ -294,6 +292,22 @@ impl Engine {
             .ok_or_else(|| NexusError::NotFound(format!("no content for {key}")))
     }
 
+    /// Records that Me-Nexus is about to write `bytes` to `rel`, so that if
+    /// the process dies between the file and the index, the next write does
+    /// not mistake its own last write for another program's change.
+    fn note_pending_write(&self, rel: &str, bytes: &[u8]) -> Result<()> {
+        db::state::set(&self.conn, &pending_write_name(rel), &hash_bytes(bytes))
+    }
+
+    /// Writes `bytes` to `rel` atomically, then indexes it: the DB follows
+    /// in the same operation.
+    fn write_and_index(&mut self, rel: &str, bytes: &[u8]) -> Result<()> {
+        self.note_pending_write(rel, bytes)?;
+        write_atomic(&self.vault.abs(rel), bytes)?;
+        self.index_paths_locked(BTreeSet::from([rel.to_string()]), false)?;
+        Ok(())
+    }
+
     /// What another program changed in `rel` since Me-Nexus indexed it, for
     /// object `key`; `None` when the file is as indexed.
     fn external_change(&self, rel: &str, key: &str) -> Result<Option<ExternalChange>> {
@@ -304,10 +318,16 @@ impl Engine {
             Err(e) => return Err(NexusError::io(&path, e)),
         };
         let row = db::files::get(&self.conn, rel)?;
-        if let (Some(row), Some(bytes)) = (&row, &current)
-            && row.hash == hash_bytes(bytes)
-        {
-            return Ok(None);
+        if let Some(bytes) = &current {
+            let hash = hash_bytes(bytes);
+            let indexed = row.as_ref().is_some_and(|r| r.hash == hash);
+            // Our own last write, not yet indexed (the process died after
+            // writing the file): not another program's change.
+            let ours = db::state::get(&self.conn, &pending_write_name(rel))?.as_deref()
+                == Some(hash.as_str());
+            if indexed || ours {
+                return Ok(None);
+            }
         }
         let base = db::files::base(&self.conn, rel)?.and_then(|b| object_in(rel, &b, key));
         let theirs = current.as_deref().and_then(|b| object_in(rel, b, key));
@@ -495,6 +515,10 @@ struct ExternalChange {
     base: Option<Value>,
     theirs: Option<Value>,
     file_time: chrono::DateTime<chrono::Utc>,
+}
+
+fn pending_write_name(rel: &str) -> String {
+    format!("pending-write:{rel}")
 }
 
 /// The content of object `key` in the file bytes of `rel`.
