@@ -14,8 +14,20 @@ pub fn parse_json_file(rel: &str, bytes: &[u8]) -> ParsedFile {
     let Some(obj) = root.as_object() else {
         return ParsedFile::NotData("top level is not a JSON object".into());
     };
-    let Some(schema_name) = obj.get("schema").and_then(Value::as_str) else {
-        return ParsedFile::NotData("no top-level \"schema\" string".into());
+    let schema_name = match (obj.get("schema"), obj.get("data")) {
+        (Some(Value::String(name)), _) => name,
+        // A "schema" that is not a string next to a "data" field is meant as
+        // Me-Nexus data: say what is wrong instead of skipping it.
+        (Some(other), Some(_)) => {
+            return ParsedFile::Invalid(FileProblem::new(
+                "/schema",
+                format!(
+                    "\"schema\" must be a string naming a schema (like \"core.todo\"), not {}",
+                    type_name(other)
+                ),
+            ));
+        }
+        _ => return ParsedFile::NotData("no top-level \"schema\" string".into()),
     };
     let schema_name = schema_name.to_string();
     match obj.get("data") {
@@ -266,6 +278,18 @@ fn parse_collection(rel: &str, schema_name: String, items: &[Value]) -> DataFile
     }
 }
 
+/// The JSON type of `value`, with an article, for messages.
+fn type_name(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
 fn file_stem(rel: &str) -> &str {
     let name = rel.rsplit('/').next().unwrap_or(rel);
     name.rsplit_once('.').map_or(name, |(stem, _)| stem)
@@ -373,6 +397,15 @@ mod tests {
             panic!()
         };
         assert!(p.message.contains("not UTF-8"));
+        assert!(matches!(
+            parse_json_file("a.json", br#"{"schema":{"type":"object"}}"#),
+            ParsedFile::NotData(_)
+        ));
+        let ParsedFile::Invalid(p) = parse_json_file("a.json", br#"{"schema":7,"data":[]}"#) else {
+            panic!()
+        };
+        assert_eq!(p.pointer, "/schema");
+        assert!(p.message.contains("not a number"), "{}", p.message);
         let ParsedFile::Invalid(p) = parse_json_file("a.json", br#"{"schema":"s","data":3}"#)
         else {
             panic!()
