@@ -100,6 +100,7 @@ pub fn run(command: Command, out: &mut dyn Write) -> Result<ExitCode> {
             }
         }
         Command::Show { vault, key } => {
+            check_key_arg(&key)?;
             let engine = Engine::open(&vault)?;
             let object = db::objects::get_by_key(engine.conn(), &key)?
                 .ok_or_else(|| NexusError::NotFound(format!("no object with key {key}")))?;
@@ -156,6 +157,9 @@ pub fn run(command: Command, out: &mut dyn Write) -> Result<ExitCode> {
             json,
             key,
         } => {
+            if let Some(key) = &key {
+                check_key_arg(key)?;
+            }
             let content: Value = serde_json::from_str(&json).map_err(|e| {
                 NexusError::InvalidInput(format!("the object is not valid JSON: {e}"))
             })?;
@@ -164,6 +168,7 @@ pub fn run(command: Command, out: &mut dyn Write) -> Result<ExitCode> {
             say(out, &key)?;
         }
         Command::Rm { vault, key } => {
+            check_key_arg(&key)?;
             Engine::open(&vault)?.delete_object(&key, Source::Cli)?;
             say(out, &format!("deleted {key}"))?;
         }
@@ -261,6 +266,9 @@ fn schema(action: SchemaAction, out: &mut dyn Write) -> Result<()> {
 }
 
 fn perms(args: PermsArgs, out: &mut dyn Write) -> Result<()> {
+    if let Some(key) = &args.key {
+        check_key_arg(key)?;
+    }
     let expires_at = match args.expires.as_deref() {
         None => None,
         Some("never") => Some(None),
@@ -282,6 +290,8 @@ fn perms(args: PermsArgs, out: &mut dyn Write) -> Result<()> {
             ));
         }
     };
+    // A bad expiry is refused before the vault is even opened.
+    change.validate().map_err(NexusError::InvalidInput)?;
     let mut engine = Engine::open(&args.vault)?;
     if change.is_empty() {
         // No change asked: show the current permissions.
@@ -321,6 +331,14 @@ fn perms(args: PermsArgs, out: &mut dyn Write) -> Result<()> {
     }
     say(out, &format!("{} objects changed", updates.len()))?;
     Ok(())
+}
+
+/// Refuses an object key given on the command line that would leave the
+/// vault (`..`, an absolute path, a backslash) before anything is opened.
+fn check_key_arg(key: &str) -> Result<()> {
+    crate::vault::keys::check_key(key)
+        .map(|_| ())
+        .map_err(NexusError::InvalidInput)
 }
 
 fn remember(root: &Path) {

@@ -1,7 +1,9 @@
 //! Walking a vault: every file that may hold data, with its size and mtime.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
+
+use unicode_normalization::UnicodeNormalization;
 
 use crate::error::{IoContext, Result};
 use crate::vault::ignore::{PathRole, classify, is_ignored_component};
@@ -94,6 +96,9 @@ fn walk_dir(
             return;
         }
     };
+    // Names taken in from this folder that are not plain ASCII: candidates
+    // for Unicode-normalization twins.
+    let mut non_ascii: Vec<String> = Vec::new();
     for entry in entries.flatten() {
         let os_name = entry.file_name();
         let Some(name) = os_name.to_str() else {
@@ -133,9 +138,13 @@ fn walk_dir(
             };
             (file_type.is_dir(), meta)
         };
+        let taken = is_dir || (meta.is_file() && classify(&rel) != PathRole::Ignored);
+        if taken && !name.is_ascii() {
+            non_ascii.push(name.to_string());
+        }
         if is_dir {
             walk_dir(root, &abs, &rel, visited, out);
-        } else if meta.is_file() && classify(&rel) != PathRole::Ignored {
+        } else if taken {
             out.files.push(FoundFile {
                 rel,
                 abs,
@@ -143,6 +152,53 @@ fn walk_dir(
                 mtime_ns: mtime_ns(&meta),
             });
         }
+    }
+    record_normalization_twins(rel_dir, non_ascii, out);
+}
+
+/// Records a problem on each name of `names` (in folder `rel_dir`) that
+/// has a twin: another name that is the same after Unicode normalization
+/// (`café.md` written precomposed, NFC, and decomposed, NFD). Both are
+/// indexed under their own keys, but macOS, Windows, sync services and
+/// many tools treat them as one file, so one may overwrite the other.
+fn record_normalization_twins(rel_dir: &str, names: Vec<String>, out: &mut WalkResult) {
+    if names.len() < 2 {
+        return;
+    }
+    let mut by_form: HashMap<String, Vec<String>> = HashMap::new();
+    for name in names {
+        by_form.entry(name.nfc().collect()).or_default().push(name);
+    }
+    for mut group in by_form.into_values().filter(|g| g.len() > 1) {
+        group.sort();
+        for name in &group {
+            let others: Vec<String> = group
+                .iter()
+                .filter(|other| *other != name)
+                .map(|other| format!("\"{}\" ({})", join_rel(rel_dir, other), form_of(other)))
+                .collect();
+            out.skipped.push((
+                join_rel(rel_dir, name),
+                format!(
+                    "file name ({}) has a Unicode-normalization twin in the same folder: {}; \
+                     both are indexed, but macOS, Windows, sync services and many tools treat \
+                     them as one file, so one may overwrite the other: rename or merge one of them",
+                    form_of(name),
+                    others.join(", ")
+                ),
+            ));
+        }
+    }
+}
+
+/// Which Unicode normalization form a name is written in.
+fn form_of(name: &str) -> &'static str {
+    if unicode_normalization::is_nfc(name) {
+        "NFC"
+    } else if unicode_normalization::is_nfd(name) {
+        "NFD"
+    } else {
+        "mixed normalization"
     }
 }
 
@@ -183,6 +239,33 @@ mod tests {
         let walked = walk_vault(root).unwrap();
         let rels: Vec<_> = walked.files.iter().map(|f| f.rel.as_str()).collect();
         assert_eq!(rels, vec!["notes/daily/a.md", "todos.json"]);
+    }
+
+    #[test]
+    fn normalization_twins_are_both_walked_and_reported() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        std::fs::create_dir_all(root.join("notes")).unwrap();
+        std::fs::write(root.join("notes/caf\u{e9}.md"), "# nfc").unwrap();
+        std::fs::write(root.join("notes/cafe\u{301}.md"), "# nfd").unwrap();
+        std::fs::write(root.join("notes/th\u{e9}.md"), "# alone").unwrap();
+        let walked = walk_vault(root).unwrap();
+        let rels: Vec<_> = walked.files.iter().map(|f| f.rel.as_str()).collect();
+        // Some file systems normalise names themselves; then there is one file.
+        if rels.len() < 3 {
+            return;
+        }
+        assert_eq!(walked.skipped.len(), 2, "{:?}", walked.skipped);
+        for (rel, message) in &walked.skipped {
+            assert!(rel.starts_with("notes/caf"), "{rel}");
+            assert!(message.contains("twin"), "{message}");
+            let other = if rel.contains('\u{301}') {
+                "notes/caf\u{e9}.md"
+            } else {
+                "notes/cafe\u{301}.md"
+            };
+            assert!(message.contains(other), "{message}");
+        }
     }
 
     #[cfg(unix)]

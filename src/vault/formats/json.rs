@@ -14,8 +14,20 @@ pub fn parse_json_file(rel: &str, bytes: &[u8]) -> ParsedFile {
     let Some(obj) = root.as_object() else {
         return ParsedFile::NotData("top level is not a JSON object".into());
     };
-    let Some(schema_name) = obj.get("schema").and_then(Value::as_str) else {
-        return ParsedFile::NotData("no top-level \"schema\" string".into());
+    let schema_name = match (obj.get("schema"), obj.get("data")) {
+        (Some(Value::String(name)), _) => name,
+        // A "schema" that is not a string next to a "data" field is meant as
+        // Me-Nexus data: say what is wrong instead of skipping it.
+        (Some(other), Some(_)) => {
+            return ParsedFile::Invalid(FileProblem::new(
+                "/schema",
+                format!(
+                    "\"schema\" must be a string naming a schema (like \"core.todo\"), not {}",
+                    type_name(other)
+                ),
+            ));
+        }
+        _ => return ParsedFile::NotData("no top-level \"schema\" string".into()),
     };
     let schema_name = schema_name.to_string();
     match obj.get("data") {
@@ -52,13 +64,178 @@ pub fn parse_json_bytes(bytes: &[u8]) -> Result<Value, FileProblem> {
             "file starts with a UTF-8 byte-order mark (BOM); save it as UTF-8 without BOM",
         ));
     }
-    if std::str::from_utf8(bytes).is_err() {
+    if let Err(e) = std::str::from_utf8(bytes) {
         return Err(FileProblem::new(
             "",
-            "file is not UTF-8 text (binary data?)",
+            format!(
+                "file is not UTF-8 text (binary data?): invalid byte at offset {}",
+                e.valid_up_to()
+            ),
         ));
     }
-    serde_json::from_slice(bytes).map_err(|e| FileProblem::new("", format!("invalid JSON: {e}")))
+    if let Some(offset) = bytes.iter().position(|b| *b == 0) {
+        return Err(FileProblem::new(
+            "",
+            format!("file contains NUL bytes (binary data?): first at offset {offset}"),
+        ));
+    }
+    strict::from_slice(bytes)
+}
+
+/// A JSON reader that refuses duplicate keys.
+///
+/// serde_json keeps the last of two equal keys in an object and says
+/// nothing, so a hand edit that repeats `"text"` would silently lose the
+/// first value (and a rewrite would drop it from the file). This reader
+/// builds the same [`Value`] (key order kept) but stops at the first
+/// duplicate and reports the JSON pointer of the object and the key. Every
+/// key is looked up once in the map being built, so it stays linear; the
+/// nesting depth is bounded by serde_json's recursion limit.
+mod strict {
+    use std::fmt;
+
+    use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
+    use serde_json::{Map, Number, Value};
+
+    use super::FileProblem;
+    use crate::permissions::file::escape_pointer;
+
+    /// serde_json's nesting limit (arrays and objects).
+    pub const MAX_DEPTH: usize = 128;
+
+    /// Where the reader is, and the first duplicate it met.
+    #[derive(Default)]
+    struct State {
+        /// Path segments of the value being read.
+        path: Vec<String>,
+        /// `(pointer of the object, key)` of a duplicate.
+        duplicate: Option<(String, String)>,
+    }
+
+    impl State {
+        fn pointer(&self) -> String {
+            self.path
+                .iter()
+                .map(|s| format!("/{}", escape_pointer(s)))
+                .collect()
+        }
+    }
+
+    /// Parses `bytes` (already known to be UTF-8) into a value.
+    pub fn from_slice(bytes: &[u8]) -> Result<Value, FileProblem> {
+        let mut state = State::default();
+        let mut de = serde_json::Deserializer::from_slice(bytes);
+        let parsed = ValueSeed { state: &mut state }
+            .deserialize(&mut de)
+            .and_then(|value| de.end().map(|()| value));
+        parsed.map_err(|e| {
+            let at = format!("line {} column {}", e.line(), e.column());
+            if let Some((pointer, key)) = state.duplicate.take() {
+                let key = serde_json::to_string(&key).unwrap_or(key);
+                return FileProblem::new(
+                    pointer,
+                    format!(
+                        "duplicate key {key} at {at}: JSON readers keep only one of them, so fix the file by hand"
+                    ),
+                );
+            }
+            if e.to_string().starts_with("recursion limit exceeded") {
+                return FileProblem::new(
+                    "",
+                    format!(
+                        "JSON is nested too deeply: more than {MAX_DEPTH} levels of arrays/objects (at {at})"
+                    ),
+                );
+            }
+            FileProblem::new("", format!("invalid JSON: {e}"))
+        })
+    }
+
+    struct ValueSeed<'a> {
+        state: &'a mut State,
+    }
+
+    impl<'de> DeserializeSeed<'de> for ValueSeed<'_> {
+        type Value = Value;
+
+        fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+            d.deserialize_any(self)
+        }
+    }
+
+    impl<'de> Visitor<'de> for ValueSeed<'_> {
+        type Value = Value;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("any JSON value")
+        }
+
+        fn visit_bool<E: de::Error>(self, v: bool) -> Result<Value, E> {
+            Ok(Value::Bool(v))
+        }
+
+        fn visit_i64<E: de::Error>(self, v: i64) -> Result<Value, E> {
+            Ok(Value::Number(v.into()))
+        }
+
+        fn visit_u64<E: de::Error>(self, v: u64) -> Result<Value, E> {
+            Ok(Value::Number(v.into()))
+        }
+
+        fn visit_f64<E: de::Error>(self, v: f64) -> Result<Value, E> {
+            Ok(Number::from_f64(v).map_or(Value::Null, Value::Number))
+        }
+
+        fn visit_str<E: de::Error>(self, v: &str) -> Result<Value, E> {
+            Ok(Value::String(v.to_string()))
+        }
+
+        fn visit_string<E: de::Error>(self, v: String) -> Result<Value, E> {
+            Ok(Value::String(v))
+        }
+
+        fn visit_unit<E: de::Error>(self) -> Result<Value, E> {
+            Ok(Value::Null)
+        }
+
+        fn visit_none<E: de::Error>(self) -> Result<Value, E> {
+            Ok(Value::Null)
+        }
+
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+            let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0));
+            loop {
+                self.state.path.push(items.len().to_string());
+                let next = seq.next_element_seed(ValueSeed {
+                    state: &mut *self.state,
+                })?;
+                self.state.path.pop();
+                match next {
+                    Some(item) => items.push(item),
+                    None => return Ok(Value::Array(items)),
+                }
+            }
+        }
+
+        fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<Value, A::Error> {
+            let mut map = Map::new();
+            while let Some(key) = access.next_key::<String>()? {
+                if map.contains_key(&key) {
+                    let pointer = self.state.pointer();
+                    let message = format!("duplicate key {key:?}");
+                    self.state.duplicate = Some((pointer, key));
+                    return Err(de::Error::custom(message));
+                }
+                self.state.path.push(key);
+                let value = access.next_value_seed(ValueSeed {
+                    state: &mut *self.state,
+                })?;
+                let key = self.state.path.pop().unwrap_or_default();
+                map.insert(key, value);
+            }
+            Ok(Value::Object(map))
+        }
+    }
 }
 
 fn parse_collection(rel: &str, schema_name: String, items: &[Value]) -> DataFile {
@@ -98,6 +275,18 @@ fn parse_collection(rel: &str, schema_name: String, items: &[Value]) -> DataFile
         layout: Layout::Collection,
         objects,
         problems,
+    }
+}
+
+/// The JSON type of `value`, with an article, for messages.
+fn type_name(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
     }
 }
 
@@ -208,11 +397,96 @@ mod tests {
             panic!()
         };
         assert!(p.message.contains("not UTF-8"));
+        assert!(matches!(
+            parse_json_file("a.json", br#"{"schema":{"type":"object"}}"#),
+            ParsedFile::NotData(_)
+        ));
+        let ParsedFile::Invalid(p) = parse_json_file("a.json", br#"{"schema":7,"data":[]}"#) else {
+            panic!()
+        };
+        assert_eq!(p.pointer, "/schema");
+        assert!(p.message.contains("not a number"), "{}", p.message);
         let ParsedFile::Invalid(p) = parse_json_file("a.json", br#"{"schema":"s","data":3}"#)
         else {
             panic!()
         };
         assert_eq!(p.pointer, "/data");
+    }
+
+    fn invalid(bytes: &[u8]) -> FileProblem {
+        match parse_json_file("a.json", bytes) {
+            ParsedFile::Invalid(p) => p,
+            other => panic!("expected a problem, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn duplicate_keys_are_problems_at_any_depth() {
+        let p = invalid(br#"{"schema":"core.todo","schema":"x","data":[]}"#);
+        assert_eq!(p.pointer, "");
+        assert!(
+            p.message.contains(r#"duplicate key "schema""#),
+            "{}",
+            p.message
+        );
+        let text = "{\"schema\":\"core.todo\",\"data\":[{\"id\":1},{\"id\":2},\n{\"id\":3,\"text\":\"a\",\"text\":\"b\"}]}";
+        let p = invalid(text.as_bytes());
+        assert_eq!(p.pointer, "/data/2");
+        assert!(
+            p.message.contains(r#"duplicate key "text""#),
+            "{}",
+            p.message
+        );
+        assert!(p.message.contains("line 2"), "{}", p.message);
+        let p = invalid(br#"{"schema":"s","data":{"a/b~":{"x":{"k":1,"k":2}}}}"#);
+        assert_eq!(p.pointer, "/data/a~1b~0/x");
+        // The same key in different objects is fine, and key order is kept.
+        let d = data(parse_json_file(
+            "a.json",
+            br#"{"schema":"s","data":[{"id":1,"z":1,"a":{"z":2}},{"id":2,"z":[1.5,null,true]}]}"#,
+        ));
+        let keys: Vec<_> = d.objects[0].content.as_object().unwrap().keys().collect();
+        assert_eq!(keys, vec!["id", "z", "a"]);
+        assert_eq!(d.objects[1].content["z"], json!([1.5, null, true]));
+    }
+
+    #[test]
+    fn strict_reader_builds_what_serde_json_builds() {
+        let text =
+            r#"{"b":[1,-2,3.25,18446744073709551615,"s\u00e9\n",null,false,{}],"a":{"x":[]},"":0}"#;
+        let expected: Value = serde_json::from_str(text).unwrap();
+        assert_eq!(parse_json_bytes(text.as_bytes()).unwrap(), expected);
+        assert!(parse_json_bytes(b"{} trailing").is_err());
+    }
+
+    #[test]
+    fn big_flat_files_parse_in_linear_time() {
+        let mut text = String::from("{");
+        for i in 0..200_000 {
+            text.push_str(&format!("\"k{i}\":{i},"));
+        }
+        text.push_str("\"last\":0}");
+        let started = std::time::Instant::now();
+        let value = parse_json_bytes(text.as_bytes()).unwrap();
+        assert_eq!(value.as_object().unwrap().len(), 200_001);
+        assert!(started.elapsed() < std::time::Duration::from_secs(20));
+    }
+
+    #[test]
+    fn deep_nesting_is_a_problem_not_a_crash() {
+        let text = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+        let p = invalid(text.as_bytes());
+        assert!(p.message.contains("nested too deeply"), "{}", p.message);
+        let ok = format!("{}{}", "[".repeat(100), "]".repeat(100));
+        assert!(parse_json_bytes(ok.as_bytes()).is_ok());
+    }
+
+    #[test]
+    fn malformed_json_says_where() {
+        let p = invalid(b"{\"schema\": \"s\",\n  \"data\": [1,]\n}");
+        assert!(p.message.contains("line 2 column"), "{}", p.message);
+        let p = invalid(b"{\"schema\":\"s\",\"data\":[]}\0");
+        assert!(p.message.contains("NUL"), "{}", p.message);
     }
 
     #[test]

@@ -72,8 +72,17 @@ fn parse_yaml_mapping(yaml: &str) -> Result<Map<String, Value>, FileProblem> {
     if yaml.trim().is_empty() {
         return Ok(Map::new());
     }
+    check_yaml_depth(yaml)?;
     let value: Value = serde_norway::from_str(yaml).map_err(|e| {
-        FileProblem::new("/front-matter", format!("invalid YAML front-matter: {e}"))
+        let e = e.to_string();
+        if e.starts_with("recursion limit exceeded") {
+            FileProblem::new(
+                "/front-matter",
+                format!("YAML front-matter is nested too deeply: {e}"),
+            )
+        } else {
+            FileProblem::new("/front-matter", format!("invalid YAML front-matter: {e}"))
+        }
     })?;
     match value {
         Value::Object(map) => Ok(map),
@@ -83,6 +92,64 @@ fn parse_yaml_mapping(yaml: &str) -> Result<Map<String, Value>, FileProblem> {
             "front-matter must be a YAML mapping (key: value lines)",
         )),
     }
+}
+
+/// Deepest flow nesting (`[`, `{`) and widest indent accepted in
+/// front-matter before it is handed to the YAML parser.
+const MAX_YAML_FLOW_DEPTH: usize = 128;
+const MAX_YAML_INDENT: usize = 512;
+
+/// Refuses front-matter nested so deeply that the YAML parser would spend
+/// quadratic time on it (libyaml rescans its stack of open levels at every
+/// token): a linear scan bounds the flow depth (brackets outside quotes and
+/// comments) and the block depth (indent plus leading `- ` markers of a
+/// line). Real front-matter is nowhere near either bound; whatever passes
+/// still meets serde_norway's own recursion limit.
+fn check_yaml_depth(yaml: &str) -> Result<(), FileProblem> {
+    let too_deep = |line: usize, what: String| {
+        FileProblem::new(
+            "/front-matter",
+            format!("YAML front-matter is nested too deeply: {what} (front-matter line {line})"),
+        )
+    };
+    let mut depth = 0usize;
+    for (index, line) in yaml.lines().enumerate() {
+        let mut indent = line.chars().take_while(|c| *c == ' ' || *c == '\t').count();
+        let mut rest = &line.as_bytes()[indent..];
+        while let [b'-' | b'?' | b':', b' ' | b'\t', tail @ ..] = rest {
+            indent += 2;
+            rest = tail;
+        }
+        if indent > MAX_YAML_INDENT {
+            return Err(too_deep(
+                index + 1,
+                format!("more than {MAX_YAML_INDENT} levels of indentation"),
+            ));
+        }
+        let mut quote: Option<char> = None;
+        let mut previous = ' ';
+        for c in line.chars() {
+            match (quote, c) {
+                (Some(q), c) if c == q => quote = None,
+                (Some(_), _) => {}
+                (None, '"' | '\'') => quote = Some(c),
+                (None, '#') if previous.is_whitespace() => break,
+                (None, '[' | '{') => {
+                    depth += 1;
+                    if depth > MAX_YAML_FLOW_DEPTH {
+                        return Err(too_deep(
+                            index + 1,
+                            format!("more than {MAX_YAML_FLOW_DEPTH} levels of [ ] or {{ }}"),
+                        ));
+                    }
+                }
+                (None, ']' | '}') => depth = depth.saturating_sub(1),
+                _ => {}
+            }
+            previous = c;
+        }
+    }
+    Ok(())
 }
 
 /// The first ATX heading (`# Title`) outside code fences.
@@ -277,6 +344,49 @@ mod tests {
         assert!(matches!(
             parse_note("a.md", b"\xff\xfe\x00"),
             ParsedFile::Invalid(_)
+        ));
+    }
+
+    #[test]
+    fn deep_front_matter_is_a_problem_not_a_crash() {
+        for (open, close) in [("[", "]"), ("{a: ", "}")] {
+            let text = format!(
+                "---\nx: {}1{}\n---\nbody\n",
+                open.repeat(100_000),
+                close.repeat(100_000)
+            );
+            let ParsedFile::Invalid(p) = parse_note("a.md", text.as_bytes()) else {
+                panic!("expected a problem")
+            };
+            assert!(p.message.contains("nested too deeply"), "{}", p.message);
+        }
+        // Block nesting: compact sequences on one line, and indentation.
+        let mut block = String::new();
+        for depth in 0..1_000 {
+            block.push_str(&" ".repeat(depth));
+            block.push_str("-\n");
+        }
+        for yaml in [
+            format!("x:\n  {}1\n", "- ".repeat(100_000)),
+            format!("x:\n{block}"),
+        ] {
+            let text = format!("---\n{yaml}---\nbody\n");
+            let ParsedFile::Invalid(p) = parse_note("a.md", text.as_bytes()) else {
+                panic!("expected a problem")
+            };
+            assert!(p.message.contains("nested too deeply"), "{}", p.message);
+        }
+        // Brackets in quotes and comments do not count; moderate nesting is fine.
+        let text = format!(
+            "---\na: \"{}\"\nb: x # {}\nc: {}1{}\n---\n",
+            "[".repeat(500),
+            "{".repeat(500),
+            "[".repeat(20),
+            "]".repeat(20)
+        );
+        assert!(matches!(
+            parse_note("a.md", text.as_bytes()),
+            ParsedFile::Data(_)
         ));
     }
 
