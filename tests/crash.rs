@@ -140,9 +140,15 @@ fn kill_9_at_any_moment_of_a_write_loses_nothing() {
         .collect();
     assert!(leftovers.is_empty(), "temporary files left: {leftovers:?}");
     let check = v.cli(&["check", v.path_str()]);
+    let copies: Vec<String> = std::fs::read_dir(v.abs(".nexus/conflicts"))
+        .map(|d| {
+            d.map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap())
+                .collect()
+        })
+        .unwrap_or_default();
     assert!(
         check.status.success(),
-        "{}",
+        "{}\n{copies:#?}",
         String::from_utf8_lossy(&check.stdout)
     );
 

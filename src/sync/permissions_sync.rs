@@ -130,9 +130,9 @@ impl Engine {
             }
         }
         tx.commit()?;
-        if !updates.is_empty() {
-            self.sync_permissions_file(true, &mut report)?;
-        }
+        // Always bring the file in line, even when nothing changed now: a
+        // process killed between the DB and the file may have left it behind.
+        self.sync_permissions_file(true, &mut report)?;
         let entries: Vec<AuditEntry> = updates
             .iter()
             .map(|u| permission_audit(&u.key, &u.old, &u.new, source))

@@ -276,6 +276,7 @@ impl Engine {
             }
         }
         self.index_paths_locked(BTreeSet::from([rel.clone()]), false)?;
+        self.clear_pending_writes(&rel)?;
         self.audit.record_one(
             "object.deleted",
             Some(key),
@@ -293,18 +294,32 @@ impl Engine {
     }
 
     /// Records that Me-Nexus is about to write `bytes` to `rel`, so that if
-    /// the process dies between the file and the index, the next write does
-    /// not mistake its own last write for another program's change.
+    /// the process dies between the file and the index, a later write does
+    /// not mistake its own earlier write for another program's change. Every
+    /// intent is kept until the file is indexed: a process may die before
+    /// its rename, leaving an older write of ours in the file.
     fn note_pending_write(&self, rel: &str, bytes: &[u8]) -> Result<()> {
-        db::state::set(&self.conn, &pending_write_name(rel), &hash_bytes(bytes))
+        db::state::set(&self.conn, &pending_write_name(rel, &hash_bytes(bytes)), "")
+    }
+
+    /// Whether `hash` is one of our own writes to `rel` not yet indexed.
+    fn is_pending_write(&self, rel: &str, hash: &str) -> Result<bool> {
+        Ok(db::state::get(&self.conn, &pending_write_name(rel, hash))?.is_some())
     }
 
     /// Writes `bytes` to `rel` atomically, then indexes it: the DB follows
-    /// in the same operation.
+    /// in the same operation, and the intents of `rel` are done.
     fn write_and_index(&mut self, rel: &str, bytes: &[u8]) -> Result<()> {
         self.note_pending_write(rel, bytes)?;
         write_atomic(&self.vault.abs(rel), bytes)?;
         self.index_paths_locked(BTreeSet::from([rel.to_string()]), false)?;
+        self.clear_pending_writes(rel)
+    }
+
+    fn clear_pending_writes(&self, rel: &str) -> Result<()> {
+        self.conn
+            .prepare_cached("DELETE FROM sync_state WHERE substr(name, 1, length(?1)) = ?1")?
+            .execute([format!("pending-write:{rel}#")])?;
         Ok(())
     }
 
@@ -321,10 +336,9 @@ impl Engine {
         if let Some(bytes) = &current {
             let hash = hash_bytes(bytes);
             let indexed = row.as_ref().is_some_and(|r| r.hash == hash);
-            // Our own last write, not yet indexed (the process died after
+            // One of our own writes, not yet indexed (the process died after
             // writing the file): not another program's change.
-            let ours = db::state::get(&self.conn, &pending_write_name(rel))?.as_deref()
-                == Some(hash.as_str());
+            let ours = self.is_pending_write(rel, &hash)?;
             if indexed || ours {
                 return Ok(None);
             }
@@ -517,8 +531,8 @@ struct ExternalChange {
     file_time: chrono::DateTime<chrono::Utc>,
 }
 
-fn pending_write_name(rel: &str) -> String {
-    format!("pending-write:{rel}")
+fn pending_write_name(rel: &str, hash: &str) -> String {
+    format!("pending-write:{rel}#{hash}")
 }
 
 /// The content of object `key` in the file bytes of `rel`.
