@@ -23,7 +23,7 @@ pub struct Problem {
 
 impl std::fmt::Display for Problem {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        if self.pointer.is_empty() {
+        if self.pointer.is_empty() || self.pointer == NAME_POINTER {
             write!(f, "{}: {}", self.file_path, self.message)
         } else {
             write!(
@@ -35,10 +35,15 @@ impl std::fmt::Display for Problem {
     }
 }
 
-/// Replaces every problem recorded for `file_path` with `problems`.
+/// The pointer of problems with a file's name or place rather than its
+/// bytes (found by the walk, replaced as a set by each full reconcile).
+pub const NAME_POINTER: &str = "#name";
+
+/// Replaces the problems with the bytes of `file_path` with `problems`
+/// (problems with its name stay).
 pub fn replace_for_file(conn: &Connection, file_path: &str, problems: &[Problem]) -> Result<()> {
-    conn.prepare_cached("DELETE FROM problems WHERE file_path = ?1")?
-        .execute([file_path])?;
+    conn.prepare_cached("DELETE FROM problems WHERE file_path = ?1 AND pointer <> ?2")?
+        .execute([file_path, NAME_POINTER])?;
     let mut insert = conn.prepare_cached(
         "INSERT INTO problems (file_path, pointer, message, object_key, detected_at)
          VALUES (?1, ?2, ?3, ?4, ?5)",
@@ -52,6 +57,15 @@ pub fn replace_for_file(conn: &Connection, file_path: &str, problems: &[Problem]
             p.detected_at
         ])?;
     }
+    Ok(())
+}
+
+/// Adds one problem.
+pub fn add(conn: &Connection, p: &Problem) -> Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO problems (file_path, pointer, message, object_key, detected_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+    )?
+    .execute(params![p.file_path, p.pointer, p.message, p.object_key, p.detected_at])?;
     Ok(())
 }
 

@@ -200,19 +200,29 @@ impl Engine {
             .collect();
         entries.extend(db::permissions::orphans(&self.conn)?);
         let desired = pfile::render(&entries, &invalid);
-        if current.as_deref() != Some(desired.as_slice()) {
+        // Rewrite only when the content differs: a hand-edited file that
+        // already says what the database says keeps the user's formatting.
+        let same_content = match (&parsed, current.as_deref()) {
+            (Some(file), _) => pfile::parse(&desired).is_ok_and(|d| d == *file),
+            (None, Some(bytes)) => bytes == desired.as_slice(),
+            (None, None) => false,
+        };
+        let written = if same_content {
+            current.clone().unwrap_or_default()
+        } else {
             write_atomic(&path, &desired)?;
-        }
+            desired.clone()
+        };
         // The problems of what is on disk now (entries kept verbatim are
         // still unreadable), whether or not it was parsed above.
-        let mut all_problems = pfile::parse(&desired)
+        let mut all_problems = pfile::parse(&written)
             .map(|f| f.problems)
             .unwrap_or_default();
         all_problems.extend(self.orphan_problems()?);
         if !all_problems.is_empty() {
             report.problem_files.push(PERMISSIONS_REL.to_string());
         }
-        self.record_permissions_file(&desired, FileStatus::Permissions, &all_problems, &now)?;
+        self.record_permissions_file(&written, FileStatus::Permissions, &all_problems, &now)?;
         Ok(())
     }
 

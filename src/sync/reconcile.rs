@@ -39,26 +39,26 @@ impl Engine {
         self.sync_conflict_copies()?;
         remove_stale_temp_files(self.vault.root());
 
-        // Paths the walk could not take in (non-UTF-8 names, unreadable
-        // folders) are problems; problems of files no longer indexed go.
+        // Problems with names and folders the walk found (non-UTF-8 names,
+        // Unicode twins, unreadable folders) are replaced as a set, next to
+        // the files' own problems; problems of files no longer indexed go.
         let now = now_rfc3339();
         let tx = db::begin(&self.conn)?;
         tx.execute(
-            "DELETE FROM problems WHERE file_path NOT IN (SELECT path FROM files)
-               AND file_path <> ?1",
-            [crate::vault::PERMISSIONS_REL],
+            "DELETE FROM problems WHERE (file_path NOT IN (SELECT path FROM files) AND file_path <> ?1)
+               OR pointer = ?2",
+            [crate::vault::PERMISSIONS_REL, db::problems::NAME_POINTER],
         )?;
         for (rel, message) in &walked.skipped {
-            db::problems::replace_for_file(
+            db::problems::add(
                 &tx,
-                rel,
-                &[Problem {
+                &Problem {
                     file_path: rel.clone(),
-                    pointer: String::new(),
+                    pointer: db::problems::NAME_POINTER.to_string(),
                     message: message.clone(),
                     object_key: None,
                     detected_at: now.clone(),
-                }],
+                },
             )?;
             report.problem_files.push(rel.clone());
         }
