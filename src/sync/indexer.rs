@@ -62,6 +62,14 @@ pub struct BatchReport {
     pub objects_moved: Vec<(String, String)>,
     /// Keys whose permissions changed (from permissions.json).
     pub permissions_changed: Vec<String>,
+    /// Paths a live batch did not settle (missing or suddenly empty): look
+    /// again after a moment.
+    #[serde(skip)]
+    pub deferred: Vec<String>,
+    /// Paths that could not be read now (locked, permission denied): retry
+    /// with backoff. Their last good objects stay.
+    #[serde(skip)]
+    pub unreadable: Vec<String>,
     /// Those changes: `(key, before, after)`.
     #[serde(skip)]
     pub permission_edits: Vec<(
@@ -115,6 +123,11 @@ pub(crate) struct Plan {
     pub forced: HashSet<String>,
     /// Reconcile permissions.json even if it did not change.
     pub full: bool,
+    /// A live watcher batch: files that are missing or suddenly empty may be
+    /// mid-save (rename-away-then-create, truncate-then-write), so they are
+    /// not taken as deleted or emptied now but reported as deferred, to be
+    /// looked at again a moment later.
+    pub defer: bool,
 }
 
 /// A file read and parsed, waiting to be written.
@@ -138,6 +151,25 @@ impl Engine {
     pub fn index_paths(&mut self, paths: BTreeSet<String>) -> Result<BatchReport> {
         let _lock = self.vault.lock_for_write()?;
         self.index_paths_locked(paths, false)
+    }
+
+    /// Indexes a live watcher batch: like [`Engine::index_paths`], but a file
+    /// that is missing or suddenly empty is not taken as deleted or emptied
+    /// yet; it is listed in [`BatchReport::deferred`] for a second look.
+    pub fn index_watched_paths(&mut self, paths: BTreeSet<String>) -> Result<BatchReport> {
+        let _lock = self.vault.lock_for_write()?;
+        let mut plan = self.plan_for_paths(paths)?;
+        plan.defer = true;
+        self.apply_plan(plan)
+    }
+
+    fn plan_for_paths(&mut self, paths: BTreeSet<String>) -> Result<Plan> {
+        let mut plan = Plan::default();
+        let mut seen = HashSet::new();
+        for rel in paths {
+            self.expand_path(&rel, &mut plan, &mut seen)?;
+        }
+        Ok(plan)
     }
 
     /// [`Engine::index_paths`] for callers that hold the write lock.
@@ -231,6 +263,11 @@ impl Engine {
             }
             let row = db::files::get(&self.conn, &file.rel)?;
             let forced = plan.forced.contains(&file.rel);
+            if plan.defer && file.size == 0 && row.as_ref().is_some_and(|r| r.size > 0) {
+                // Suddenly empty: probably truncated by a save in progress.
+                report.deferred.push(file.rel);
+                continue;
+            }
             match &row {
                 Some(row) if !forced && row.size == file.size && row.mtime_ns == file.mtime_ns => {}
                 _ => to_read.push((file, row)),
@@ -317,6 +354,11 @@ impl Engine {
                         size: meta.len(),
                         mtime_ns: walk::mtime_ns(&meta),
                     });
+                    continue;
+                }
+                if plan.defer {
+                    // Missing during a live batch: maybe mid-save. Look again.
+                    report.deferred.push(row.path.clone());
                     continue;
                 }
                 for object in db::objects::in_file(&engine.conn, &row.path)? {
@@ -414,7 +456,7 @@ impl Engine {
                     file: file.clone(),
                     hash: String::new(),
                     bytes: Vec::new(),
-                    outcome: Outcome::Unusable(format!("cannot read file: {e}")),
+                    outcome: Outcome::Unusable(format!("cannot read file now (will retry): {e}")),
                 }));
             }
         }) else {
@@ -459,7 +501,12 @@ impl Engine {
             layout: previous.as_ref().and_then(|r| r.layout.clone()),
         };
         let problems = match p.outcome {
-            Outcome::Unusable(message) => vec![FileProblem::new("", message)],
+            Outcome::Unusable(message) => {
+                if row.hash.is_empty() && message.starts_with("cannot read") {
+                    report.unreadable.push(rel.clone());
+                }
+                vec![FileProblem::new("", message)]
+            }
             Outcome::Parsed(ParsedFile::Invalid(problem)) => vec![problem],
             Outcome::Parsed(ParsedFile::NotData(_)) => {
                 row.status = FileStatus::NotData;

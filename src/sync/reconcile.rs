@@ -34,6 +34,7 @@ impl Engine {
             gone,
             forced: HashSet::new(),
             full: true,
+            defer: false,
         };
         let mut report = self.apply_plan(plan)?;
         self.sync_conflict_copies()?;
