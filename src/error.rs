@@ -48,6 +48,12 @@ pub enum NexusError {
     #[error("{0}")]
     Vault(String),
 
+    /// The vault folder vanished or looks empty (an unmounted drive?): a
+    /// sync that would have removed every object was not run. The sync
+    /// service pauses on it and retries.
+    #[error("{0}")]
+    VaultUnavailable(String),
+
     /// An object key or schema name that does not exist.
     #[error("Not found: {0}")]
     NotFound(String),

@@ -68,12 +68,26 @@ impl AuditEntry {
 #[derive(Debug, Clone)]
 pub struct AuditLog {
     path: PathBuf,
+    best_effort: bool,
 }
 
 impl AuditLog {
     /// The log at `path`.
     pub fn new(path: impl Into<PathBuf>) -> Self {
-        AuditLog { path: path.into() }
+        AuditLog {
+            path: path.into(),
+            best_effort: false,
+        }
+    }
+
+    /// The log of a read-only vault: a write that fails is logged as a
+    /// warning and does not fail the read that caused it (a gate decision,
+    /// say).
+    pub fn best_effort(path: impl Into<PathBuf>) -> Self {
+        AuditLog {
+            path: path.into(),
+            best_effort: true,
+        }
     }
 
     /// Its file.
@@ -84,6 +98,16 @@ impl AuditLog {
     /// Appends `entries` in one write (O_APPEND), so that concurrent
     /// writers never interleave inside a line.
     pub fn record(&self, entries: &[AuditEntry]) -> Result<()> {
+        match self.append(entries) {
+            Err(e) if self.best_effort => {
+                tracing::warn!("audit line not written (read-only vault): {e}");
+                Ok(())
+            }
+            result => result,
+        }
+    }
+
+    fn append(&self, entries: &[AuditEntry]) -> Result<()> {
         if entries.is_empty() {
             return Ok(());
         }

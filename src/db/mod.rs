@@ -8,6 +8,7 @@ pub mod migrations;
 pub mod objects;
 pub mod permissions;
 pub mod problems;
+pub mod recovery;
 pub mod schemas;
 pub mod state;
 pub mod stats;

@@ -22,6 +22,11 @@ pub struct Engine {
     pub(crate) registry: SchemaRegistry,
     pub(crate) audit: AuditLog,
     pub(crate) progress: Option<ProgressFn>,
+    pub(crate) recovery: Option<db::recovery::Recovery>,
+    /// What the rebuild after a recovery did, until the next reconcile
+    /// reports it as its own (so `me-nexus sync` after a lost database
+    /// still says what it restored).
+    pub(crate) rebuilt: Option<crate::sync::indexer::BatchReport>,
 }
 
 /// Called with `(files done, files to do)` while a batch reads files.
@@ -34,15 +39,54 @@ impl std::fmt::Debug for ProgressFn {
 }
 
 impl Engine {
-    /// Opens an existing vault. A vault whose database is missing gets a new
-    /// one, rebuilt from the files and permissions.json by the next
-    /// reconcile; that is audited as a recovery.
+    /// Opens an existing vault. Its database gets a quick check; a missing
+    /// or damaged one is moved aside and rebuilt at once from the files and
+    /// permissions.json (see [`crate::db::recovery`]); that is audited as a
+    /// recovery.
+    ///
+    /// An unwritable vault opens read-only (see [`Engine::open_with`]).
     pub fn open(path: &Path) -> Result<Engine> {
-        let vault = Vault::open(path)?;
-        // A vault always has a database once `init` ran; a missing one was
-        // lost and is rebuilt.
-        let rebuilding = !vault.db_path().exists();
-        Engine::from_vault(vault, rebuilding)
+        Engine::open_with(path, crate::vault::OpenMode::Auto)
+    }
+
+    /// [`Engine::open`] with an explicit mode. Read-only: the database is
+    /// opened read-only (a missing or damaged one is an error, since it
+    /// cannot be rebuilt), nothing is written, every write fails with one
+    /// line naming the read-only vault, and audit lines are written only if
+    /// possible. `export` refuses too, because it must first bring the
+    /// index in line with permissions.json (a revoke there must win).
+    pub fn open_with(path: &Path, mode: crate::vault::OpenMode) -> Result<Engine> {
+        let vault = Vault::open_with(path, mode)?;
+        if vault.is_read_only() {
+            let conn = db::recovery::open_read_only(&vault.db_path())?;
+            let audit = AuditLog::best_effort(vault.audit_path());
+            let mut engine = Engine {
+                vault,
+                conn,
+                registry: SchemaRegistry::new(),
+                audit,
+                progress: None,
+                recovery: None,
+                rebuilt: None,
+            };
+            // Schemas the index already holds register without a write; a
+            // newer one cannot be stored and is left out with a warning.
+            if let Err(e) = engine.register_builtin_schemas() {
+                tracing::warn!("read-only vault: {e}");
+            }
+            engine.register_vault_schemas()?;
+            return Ok(engine);
+        }
+        let guard = |v: &Vault| v.probe_service_lock();
+        let mut engine = Engine::from_vault(vault, true, &guard)?;
+        engine.rebuild_after_recovery();
+        Ok(engine)
+    }
+
+    /// Opens an existing vault for the sync service, which holds the
+    /// vault's service lock and runs a full reconcile first thing.
+    pub(crate) fn open_for_service(vault: Vault) -> Result<Engine> {
+        Engine::from_vault(vault, true, &|_| Ok(None))
     }
 
     /// Makes `path` a vault (if it is not one) and opens it. The caller runs
@@ -50,20 +94,43 @@ impl Engine {
     pub fn init(path: &Path) -> Result<Engine> {
         let was_vault = Vault::is_vault(path);
         let vault = Vault::init(path)?;
-        let rebuilding = was_vault && !vault.db_path().exists();
-        Engine::from_vault(vault, rebuilding)
+        let guard = |v: &Vault| v.probe_service_lock();
+        Engine::from_vault(vault, was_vault, &guard)
     }
 
-    fn from_vault(vault: Vault, rebuilding: bool) -> Result<Engine> {
+    /// `expect_db`: the vault had a database (it was initialised before),
+    /// so a missing one was lost. `guard` is asked before damaged database
+    /// files are moved (see [`Vault::probe_service_lock`]).
+    fn from_vault(
+        vault: Vault,
+        expect_db: bool,
+        guard: &dyn Fn(&Vault) -> Result<Option<std::fs::File>>,
+    ) -> Result<Engine> {
         let db_path = vault.db_path();
-        let conn = db::open(&db_path)?;
         let audit = AuditLog::new(vault.audit_path());
-        if rebuilding {
-            audit.record_one(
-                "recovery",
-                None,
-                json!({"what": "database missing; rebuilding the index from the vault files and permissions.json"}),
-            )?;
+        let (conn, recovery) = if expect_db {
+            let before_move = || guard(&vault);
+            let opened =
+                db::recovery::open_or_recover(&db_path, &vault.corrupt_dir(), &before_move)?;
+            (opened.conn, opened.recovery)
+        } else {
+            (db::open(&db_path)?, None)
+        };
+        if let Some(recovery) = &recovery {
+            let mut what = recovery.what.join("; ");
+            what.push_str(if recovery.rebuild {
+                "; rebuilding the index from the vault files and permissions.json"
+            } else {
+                "; the database passed its check and was kept"
+            });
+            tracing::warn!("recovery: {what}");
+            let mut details = json!({ "what": what });
+            if let Some(dir) = &recovery.moved_to {
+                let shown = dir.strip_prefix(vault.root()).unwrap_or(dir);
+                details["moved_to"] = json!(shown.to_string_lossy().replace('\\', "/"));
+                details["files"] = json!(recovery.moved);
+            }
+            audit.record_one("recovery", None, details)?;
         }
         let mut engine = Engine {
             vault,
@@ -71,10 +138,34 @@ impl Engine {
             registry: SchemaRegistry::new(),
             audit,
             progress: None,
+            recovery,
+            rebuilt: None,
         };
         engine.register_builtin_schemas()?;
         engine.register_vault_schemas()?;
         Ok(engine)
+    }
+
+    /// What was repaired when this engine opened the vault, if anything.
+    pub fn recovery(&self) -> Option<&db::recovery::Recovery> {
+        self.recovery.as_ref()
+    }
+
+    /// After a recovery, reconciles at once so that the command that found
+    /// the damage already answers from a complete index. A failure is
+    /// logged, not returned: the index then stays as it is until the next
+    /// sync, and read commands still work.
+    fn rebuild_after_recovery(&mut self) {
+        if self.recovery.is_none() {
+            return;
+        }
+        match self.reconcile() {
+            Ok(report) => {
+                tracing::info!("index rebuilt: {}", report.summary());
+                self.rebuilt = Some(report);
+            }
+            Err(e) => tracing::warn!("could not rebuild the index yet: {e}"),
+        }
     }
 
     /// Reports progress of large batches (the window shows a progress bar).
@@ -185,6 +276,24 @@ impl Engine {
                 let _ = self.conn.execute_batch("ROLLBACK");
                 Err(e)
             }
+        }
+    }
+
+    /// Backs the index up into `.nexus/backups/` if the newest backup is
+    /// older than the vault's `backup_interval_secs`, keeping
+    /// `backups_kept`. Called after a successful full reconcile; a failure
+    /// is logged and does not fail the reconcile.
+    pub(crate) fn backup_if_due(&self) {
+        let settings = self.vault.settings();
+        match db::recovery::backup_if_due(
+            &self.conn,
+            &self.vault.backups_dir(),
+            std::time::Duration::from_secs(settings.backup_interval_secs),
+            settings.backups_kept,
+        ) {
+            Ok(Some(path)) => tracing::info!("index backed up to {}", path.display()),
+            Ok(None) => {}
+            Err(e) => tracing::warn!("backup: {e}"),
         }
     }
 

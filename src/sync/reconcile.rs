@@ -5,7 +5,7 @@
 use std::collections::{BTreeSet, HashSet};
 
 use crate::db::{self, now_rfc3339, problems::Problem};
-use crate::error::Result;
+use crate::error::{NexusError, Result};
 use crate::sync::engine::Engine;
 use crate::sync::indexer::{BatchReport, Plan};
 use crate::vault::walk::walk_vault;
@@ -14,13 +14,31 @@ impl Engine {
     /// Walks the vault, re-reads only files whose size, mtime or content
     /// changed, removes the objects of files that are gone, and reconciles
     /// permissions.json. Running it twice in a row changes nothing.
+    ///
+    /// It refuses ([`NexusError::VaultUnavailable`], nothing removed) when
+    /// the vault looks gone; see [`Engine::check_vault_present`].
     pub fn reconcile(&mut self) -> Result<BatchReport> {
+        self.check_vault_present()?;
         let _lock = self.vault.lock_for_write()?;
-        self.reconcile_locked()
+        let mut report = self.reconcile_locked()?;
+        self.backup_if_due();
+        if let Some(earlier) = self.rebuilt.take() {
+            report = merge(earlier, report);
+        }
+        Ok(report)
     }
 
     pub(crate) fn reconcile_locked(&mut self) -> Result<BatchReport> {
         let walked = walk_vault(self.vault.root())?;
+        if walked
+            .files
+            .iter()
+            .all(|f| f.rel == crate::vault::PERMISSIONS_REL)
+            && has_objects(&self.conn)?
+            && root_is_bare(self.vault.root())?
+        {
+            return Err(self.vault_unavailable());
+        }
         let present: HashSet<&str> = walked.files.iter().map(|f| f.rel.as_str()).collect();
         let gone: BTreeSet<String> = db::files::all(&self.conn)?
             .into_iter()
@@ -97,4 +115,80 @@ fn remove_stale_temp_files(root: &std::path::Path) {
         }
     }
     visit(root, 0);
+}
+
+impl Engine {
+    /// The mass-change guard, so that an unmounted drive or a folder moved
+    /// away never empties the index. The rule:
+    /// - the vault folder or its `.nexus/config.json` is gone: every sync
+    ///   refuses (full reconcile and watcher batches alike);
+    /// - a **full** reconcile that finds no data file while the index has
+    ///   objects, and the vault folder holds nothing but `.nexus/`,
+    ///   refuses too (see [`Engine::reconcile`]).
+    ///
+    /// Refusing means [`NexusError::VaultUnavailable`]: nothing is removed,
+    /// `me-nexus sync` exits non-zero with one line, and the sync service
+    /// shows `Paused` and retries. Deleting files one by one while the
+    /// watcher runs is ordinary editing: those incremental deletions
+    /// proceed, even down to an empty vault. To empty a vault on purpose
+    /// while nothing watches it, leave any entry in the folder (an empty
+    /// `notes/` folder will do) and sync.
+    pub fn check_vault_present(&self) -> Result<()> {
+        let config = self.vault.nexus_dir().join("config.json");
+        if self.vault.root().is_dir() && config.is_file() {
+            Ok(())
+        } else {
+            Err(self.vault_unavailable())
+        }
+    }
+
+    fn vault_unavailable(&self) -> NexusError {
+        NexusError::VaultUnavailable(format!(
+            "vault folder is missing or looks empty (unmounted drive?): {}; nothing was removed",
+            self.vault.root().display()
+        ))
+    }
+}
+
+/// Whether `root` holds no entry but `.nexus/`.
+fn root_is_bare(root: &std::path::Path) -> Result<bool> {
+    use crate::error::IoContext;
+    for entry in std::fs::read_dir(root).with_path(root)? {
+        let entry = entry.with_path(root)?;
+        if entry.file_name() != crate::vault::NEXUS_DIR {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
+fn has_objects(conn: &rusqlite::Connection) -> Result<bool> {
+    Ok(
+        conn.query_row("SELECT EXISTS (SELECT 1 FROM data_objects)", [], |r| {
+            r.get(0)
+        })?,
+    )
+}
+
+/// One report for two batches in a row (the rebuild after a recovery, then
+/// a reconcile): the changes of both, the counts of the later walk.
+fn merge(mut earlier: BatchReport, later: BatchReport) -> BatchReport {
+    earlier.files_seen = later.files_seen;
+    earlier.files_parsed += later.files_parsed;
+    earlier.files_removed += later.files_removed;
+    earlier.files_not_data = later.files_not_data;
+    earlier.objects_added.extend(later.objects_added);
+    earlier.objects_updated.extend(later.objects_updated);
+    earlier.objects_removed.extend(later.objects_removed);
+    earlier.objects_moved.extend(later.objects_moved);
+    earlier
+        .permissions_changed
+        .extend(later.permissions_changed);
+    earlier.schemas_changed.extend(later.schemas_changed);
+    for file in later.problem_files {
+        if !earlier.problem_files.contains(&file) {
+            earlier.problem_files.push(file);
+        }
+    }
+    earlier
 }

@@ -81,9 +81,14 @@ impl Drop for SyncHandle {
 
 /// Opens the vault at `vault_path` and starts its sync service on a thread
 /// named `me-nexus-sync`. The service first runs a full reconcile, then
-/// follows file changes. Opening errors (not a vault, ...) are returned here.
+/// follows file changes. Opening errors (not a vault, ...) are returned here,
+/// and so is a second service on the same vault: the service holds the
+/// vault's service lock (see [`crate::vault::Vault::lock_service`]) until
+/// its thread ends.
 pub fn spawn_sync_service(vault_path: &Path, waker: Option<Waker>) -> Result<SyncHandle> {
-    let mut engine = Engine::open(vault_path)?;
+    let vault = crate::vault::Vault::open(vault_path)?;
+    let service_lock = vault.lock_service()?;
+    let mut engine = Engine::open_for_service(vault)?;
     let (command_tx, command_rx) = unbounded();
     let (event_tx, event_rx) = unbounded();
     let progress_tx = event_tx.clone();
@@ -104,8 +109,13 @@ pub fn spawn_sync_service(vault_path: &Path, waker: Option<Waker>) -> Result<Syn
                 events: event_tx,
                 waker,
                 errors: 0,
+                paused: None,
+                watcher: None,
             };
             service.run(&command_rx);
+            // Released only once the engine is closed.
+            drop(service);
+            drop(service_lock);
         })
         .map_err(|e| NexusError::Sync(format!("cannot start the sync thread: {e}")))?;
     Ok(SyncHandle {
@@ -115,11 +125,22 @@ pub fn spawn_sync_service(vault_path: &Path, waker: Option<Waker>) -> Result<Syn
     })
 }
 
+/// How often a paused service (vault folder gone or bare) tries again.
+const PAUSED_RETRY: Duration = Duration::from_secs(2);
+
 struct Service {
     engine: Engine,
     events: Sender<SyncEvent>,
     waker: Option<Waker>,
     errors: usize,
+    /// Why syncing is paused (the vault folder vanished or looks empty):
+    /// set by [`NexusError::VaultUnavailable`], cleared by the next full
+    /// reconcile that succeeds.
+    paused: Option<String>,
+    /// The file watcher and where it sends batches; restarted after a
+    /// pause, since the folder it watched may have been replaced (a drive
+    /// mounted again).
+    watcher: Option<(watcher::VaultWatcher, Sender<WatchBatch>)>,
 }
 
 impl Service {
@@ -128,21 +149,12 @@ impl Service {
         let (fs_tx, fs_rx) = unbounded();
         // The watcher starts before the first reconcile so that no change
         // made during it is missed.
-        let watcher = match watcher::watch(
-            self.engine.vault().root(),
-            Duration::from_millis(settings.debounce_ms),
-            fs_tx,
-        ) {
-            Ok(w) => Some(w),
-            Err(e) => {
-                self.report_error(e.to_string());
-                None
-            }
-        };
+        self.start_watcher(fs_tx);
         self.status(SyncState::Starting, 0);
         self.full_reconcile();
         let periodic =
             crossbeam_channel::tick(Duration::from_secs(settings.reconcile_interval_secs.max(1)));
+        let retry = crossbeam_channel::tick(PAUSED_RETRY);
         loop {
             select! {
                 recv(commands) -> command => match command {
@@ -154,10 +166,31 @@ impl Service {
                     self.handle_watch_batches(first, &fs_rx);
                 },
                 recv(periodic) -> _ => self.full_reconcile(),
+                recv(retry) -> _ => if self.paused.is_some() {
+                    self.full_reconcile();
+                },
             }
         }
-        drop(watcher);
+        self.watcher = None;
         tracing::info!("sync service stopped");
+    }
+
+    fn start_watcher(&mut self, fs_tx: Sender<WatchBatch>) {
+        // The old watcher goes first, so that its events never mix in.
+        self.watcher = None;
+        let debounce = Duration::from_millis(self.engine.vault().settings().debounce_ms);
+        match watcher::watch(self.engine.vault().root(), debounce, fs_tx.clone()) {
+            Ok(w) => self.watcher = Some((w, fs_tx)),
+            Err(e) => self.report_error(e.to_string()),
+        }
+    }
+
+    /// The state to show when no work is running.
+    fn idle_state(&self) -> SyncState {
+        match &self.paused {
+            Some(reason) => SyncState::Paused(reason.clone()),
+            None => SyncState::Watching,
+        }
     }
 
     /// Merges every batch already waiting into one and processes it.
@@ -176,9 +209,18 @@ impl Service {
                 }
             }
         }
-        if rescan {
-            tracing::warn!("file events were lost; running a full reconcile");
+        // While paused, only a full reconcile may decide what is gone.
+        if rescan || self.paused.is_some() {
+            if rescan {
+                tracing::warn!("file events were lost; running a full reconcile");
+            }
             self.full_reconcile();
+            return;
+        }
+        // The folder vanished (moved away, unmounted): its files now look
+        // deleted to the watcher; remove nothing.
+        if let Err(e) = self.engine.check_vault_present() {
+            self.after_batch(Err(e));
             return;
         }
         self.status(SyncState::Syncing { files: paths.len() }, paths.len());
@@ -187,8 +229,18 @@ impl Service {
     }
 
     fn full_reconcile(&mut self) {
-        self.status(SyncState::Syncing { files: 0 }, 0);
+        // A paused service retries quietly: no Syncing flicker every tick.
+        if self.paused.is_none() {
+            self.status(SyncState::Syncing { files: 0 }, 0);
+        }
         let result = self.engine.reconcile();
+        if result.is_ok()
+            && self.paused.is_some()
+            && let Some((_, fs_tx)) = self.watcher.take()
+        {
+            tracing::info!("the vault folder is back; resuming");
+            self.start_watcher(fs_tx);
+        }
         self.after_batch(result);
     }
 
@@ -198,8 +250,16 @@ impl Service {
                 if report.changed_anything() || !report.problem_files.is_empty() {
                     tracing::info!("{}", report.summary());
                 }
+                self.paused = None;
                 self.report(&report);
                 self.status(SyncState::Watching, 0);
+            }
+            Err(NexusError::VaultUnavailable(reason)) => {
+                if self.paused.as_ref() != Some(&reason) {
+                    tracing::warn!("{reason}");
+                    self.paused = Some(reason);
+                }
+                self.status(self.idle_state(), 0);
             }
             Err(e) => {
                 self.report_error(e.to_string());
@@ -264,7 +324,7 @@ impl Service {
             }
             SyncCommand::Shutdown => {}
         }
-        self.status(SyncState::Watching, 0);
+        self.status(self.idle_state(), 0);
     }
 
     /// Sends a command's result to its requester, or reports a failure as
@@ -349,6 +409,8 @@ mod tests {
                 events,
                 waker: None,
                 errors: 0,
+                paused: None,
+                watcher: None,
             },
             event_rx,
         )

@@ -21,6 +21,11 @@ pub struct VaultSettings {
     pub reconcile_interval_secs: u64,
     /// Files larger than this are skipped and reported as a problem.
     pub max_file_bytes: u64,
+    /// A successful full reconcile backs the index up into
+    /// `.nexus/backups/` when the newest backup is older than this.
+    pub backup_interval_secs: u64,
+    /// How many backups to keep (the newest); 0 turns backups off.
+    pub backups_kept: usize,
 }
 
 impl Default for VaultSettings {
@@ -29,6 +34,8 @@ impl Default for VaultSettings {
             debounce_ms: 300,
             reconcile_interval_secs: 300,
             max_file_bytes: 32 * 1024 * 1024,
+            backup_interval_secs: 3600,
+            backups_kept: 5,
         }
     }
 }
