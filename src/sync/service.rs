@@ -6,11 +6,11 @@
 //! wants to be woken passes a waker closure (the window passes one that
 //! calls `request_repaint`).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::path::Path;
 use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender, select, unbounded};
 
@@ -111,6 +111,7 @@ pub fn spawn_sync_service(vault_path: &Path, waker: Option<Waker>) -> Result<Syn
                 errors: 0,
                 paused: None,
                 watcher: None,
+                later: HashMap::new(),
             };
             service.run(&command_rx);
             // Released only once the engine is closed.
@@ -141,6 +142,20 @@ struct Service {
     /// pause, since the folder it watched may have been replaced (a drive
     /// mounted again).
     watcher: Option<(watcher::VaultWatcher, Sender<WatchBatch>)>,
+    /// Paths to look at again: files a live batch found missing or
+    /// suddenly empty (maybe mid-save), and files that could not be read or
+    /// written now (retried with exponential backoff). Path → (attempt, due).
+    later: HashMap<String, (u32, Instant)>,
+}
+
+/// How long a path that looked missing or empty mid-save waits for a
+/// second look.
+const RECHECK_DELAY: Duration = Duration::from_millis(1000);
+
+/// The wait before retry `attempt` of an unreadable file or a failed batch:
+/// 0.5 s, 1 s, 2 s, ... up to a minute.
+fn backoff(attempt: u32) -> Duration {
+    Duration::from_millis(500u64.saturating_mul(1 << attempt.min(7))).min(Duration::from_secs(60))
 }
 
 impl Service {
@@ -156,6 +171,11 @@ impl Service {
             crossbeam_channel::tick(Duration::from_secs(settings.reconcile_interval_secs.max(1)));
         let retry = crossbeam_channel::tick(PAUSED_RETRY);
         loop {
+            // Wake for the first path due for another look, if any.
+            let wake = match self.later.values().map(|(_, due)| *due).min() {
+                Some(due) => crossbeam_channel::at(due),
+                None => crossbeam_channel::never(),
+            };
             select! {
                 recv(commands) -> command => match command {
                     Ok(SyncCommand::Shutdown) | Err(_) => break,
@@ -169,6 +189,7 @@ impl Service {
                 recv(retry) -> _ => if self.paused.is_some() {
                     self.full_reconcile();
                 },
+                recv(wake) -> _ => self.look_again(),
             }
         }
         self.watcher = None;
@@ -224,7 +245,79 @@ impl Service {
             return;
         }
         self.status(SyncState::Syncing { files: paths.len() }, paths.len());
-        let result = self.engine.index_paths(paths);
+        let result = self.engine.index_watched_paths(paths.clone());
+        self.schedule_later(&paths, &result);
+        self.after_batch(result);
+    }
+
+    /// Schedules another look at the paths of a batch that need one.
+    fn schedule_later(&mut self, paths: &BTreeSet<String>, result: &Result<BatchReport>) {
+        let now = Instant::now();
+        match result {
+            Ok(report) => {
+                for path in &report.deferred {
+                    self.later
+                        .entry(path.clone())
+                        .or_insert((0, now + RECHECK_DELAY));
+                }
+                for path in &report.unreadable {
+                    let attempt = self.later.get(path).map_or(0, |(a, _)| a + 1);
+                    self.later
+                        .insert(path.clone(), (attempt, now + backoff(attempt)));
+                }
+            }
+            Err(NexusError::VaultUnavailable(_)) => {}
+            // The batch failed as a whole (the database was busy, a read
+            // failed): every path of it is retried with backoff.
+            Err(_) => {
+                for path in paths {
+                    let attempt = self.later.get(path).map_or(0, |(a, _)| a + 1);
+                    self.later
+                        .insert(path.clone(), (attempt, now + backoff(attempt)));
+                }
+            }
+        }
+    }
+
+    /// Looks again at the paths that are due: a missing file is now taken
+    /// as deleted, an empty one as empty; an unreadable one is retried.
+    fn look_again(&mut self) {
+        let now = Instant::now();
+        let due: BTreeSet<String> = self
+            .later
+            .iter()
+            .filter(|(_, (_, at))| *at <= now)
+            .map(|(path, _)| path.clone())
+            .collect();
+        if due.is_empty() || self.paused.is_some() {
+            return;
+        }
+        let attempts: HashMap<String, u32> = due
+            .iter()
+            .filter_map(|p| self.later.remove(p).map(|(a, _)| (p.clone(), a)))
+            .collect();
+        self.status(SyncState::Syncing { files: due.len() }, due.len());
+        let result = self.engine.index_paths(due.clone());
+        // Keep counting attempts for paths that fail again.
+        for (path, attempt) in attempts {
+            self.later.insert(path, (attempt, now));
+        }
+        let (failed, retry_all) = match &result {
+            Ok(report) => (
+                report.unreadable.iter().cloned().collect::<BTreeSet<_>>(),
+                false,
+            ),
+            Err(NexusError::VaultUnavailable(_)) => (BTreeSet::new(), false),
+            Err(_) => (due.clone(), true),
+        };
+        self.later
+            .retain(|path, _| !due.contains(path) || failed.contains(path) || retry_all);
+        for (attempt, at) in self.later.values_mut() {
+            if *at == now {
+                *attempt += 1;
+                *at = now + backoff(*attempt);
+            }
+        }
         self.after_batch(result);
     }
 
@@ -411,6 +504,7 @@ mod tests {
                 errors: 0,
                 paused: None,
                 watcher: None,
+                later: HashMap::new(),
             },
             event_rx,
         )
