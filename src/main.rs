@@ -24,7 +24,16 @@ fn main() {
     match cli::run(command, &mut out) {
         Ok(code) => std::process::exit(code),
         Err(e) => {
-            eprintln!("error: {e}");
+            // Database errors carry no path of their own: name the index.
+            match (&e, &vault) {
+                (me_nexus::NexusError::Database(_), Some(vault)) => {
+                    eprintln!(
+                        "error: {e}: {}",
+                        vault.join(".nexus").join("vault.sqlite").display()
+                    );
+                }
+                _ => eprintln!("error: {e}"),
+            }
             std::process::exit(1);
         }
     }

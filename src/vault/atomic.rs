@@ -25,14 +25,16 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
         .suffix(".nexus-tmp")
         .tempfile_in(dir)
         .with_path(dir)?;
-    tmp.write_all(bytes).with_path(tmp.path())?;
+    // Errors name the file being replaced, which is what the user knows;
+    // the original is untouched whatever fails here.
+    tmp.write_all(bytes).with_path(path)?;
     if let Ok(meta) = std::fs::metadata(path) {
         // Keep the user's mode bits (tempfile creates 0600).
         std::fs::set_permissions(tmp.path(), meta.permissions()).with_path(tmp.path())?;
     } else {
         set_default_mode(tmp.path())?;
     }
-    tmp.as_file().sync_all().with_path(tmp.path())?;
+    tmp.as_file().sync_all().with_path(path)?;
     tmp.persist(path)
         .map_err(|e| NexusError::io(path, e.error))?;
     sync_dir(dir)
