@@ -399,3 +399,50 @@ fn settings_bulk_action_on_filtered_rows_with_confirmation() {
         !has_label(h, "🔒 Make read-only")
     });
 }
+
+#[test]
+fn a_conflict_is_listed_and_restored_from_the_window() {
+    let v = TestVault::sample_initialised();
+    // Another program edits todos.json#1 (a minute ago); the app, not yet
+    // synced, saves its own version: the app's newer version wins.
+    let edited = v
+        .read("todos.json")
+        .replace("Complete project documentation", "Edited elsewhere");
+    std::fs::write(v.abs("todos.json"), edited).unwrap();
+    std::fs::File::options()
+        .write(true)
+        .open(v.abs("todos.json"))
+        .unwrap()
+        .set_modified(std::time::SystemTime::now() - Duration::from_secs(60))
+        .unwrap();
+    let mut engine = me_nexus::Engine::open(v.path()).unwrap();
+    engine
+        .save_object(
+            "core.todo",
+            serde_json::json!({"text": "Edited in the app", "completed": false}),
+            Some("todos.json#1"),
+            me_nexus::audit::Source::Cli,
+        )
+        .unwrap();
+    drop(engine);
+    let (_, mut h) = {
+        let mut h = harness(AppOptions {
+            open: Some(v.path().to_path_buf()),
+            config_dir: Some(v.config_dir.path().to_path_buf()),
+            sample_dir: None,
+        });
+        step_until(&mut h, "the vault", |h| has_label(h, "Problems: 1"));
+        ((), h)
+    };
+    click(&mut h, "⚙ Settings");
+    step_until(&mut h, "the settings", |h| has_label(h, "Problems (1)"));
+    click(&mut h, "Problems (1)");
+    step_until(&mut h, "the conflict", |h| {
+        has_label(h, "Restore conflict 1")
+    });
+    click(&mut h, "Restore conflict 1");
+    step_until(&mut h, "the other program's version is back", |_| {
+        v.read("todos.json").contains("Edited elsewhere")
+    });
+    step_until(&mut h, "no problems left", |h| has_label(h, "Problems: 0"));
+}

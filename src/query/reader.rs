@@ -47,6 +47,8 @@ pub enum ReadRequest {
     Audit,
     /// The distinct schema names.
     Schemas,
+    /// The open conflicts.
+    Conflicts,
     /// Stop the thread.
     Shutdown,
 }
@@ -83,6 +85,8 @@ pub enum ReadReply {
     Audit(Vec<AuditEntry>),
     /// Schema names.
     Schemas(Vec<String>),
+    /// Open conflicts.
+    Conflicts(Vec<crate::sync::conflicts::ConflictRow>),
     /// A query failed.
     Error(String),
 }
@@ -200,6 +204,7 @@ fn answer(conn: &Connection, audit: &AuditLog, request: ReadRequest) -> Result<R
                 .map(|s| s.schema_name)
                 .collect(),
         ),
+        ReadRequest::Conflicts => ReadReply::Conflicts(crate::sync::conflicts::list(conn, false)?),
         ReadRequest::Shutdown => ReadReply::Error("shut down".into()),
     })
 }

@@ -51,6 +51,15 @@ pub enum SyncCommand {
         /// Where the updates go.
         reply: Option<Sender<Result<Vec<PermissionUpdate>>>>,
     },
+    /// Put the losing version of a conflict back (see `Engine::restore_conflict`).
+    RestoreConflict {
+        /// The conflict id.
+        id: i64,
+        /// Who asked.
+        source: Source,
+        /// Where the restored object's key goes.
+        reply: Option<Sender<Result<String>>>,
+    },
     /// Stop the service; the thread ends after the current batch.
     Shutdown,
 }

@@ -145,23 +145,7 @@ impl Engine {
 
     /// The conflicts, newest first; only open ones unless `all`.
     pub fn conflicts(&self, all: bool) -> Result<Vec<ConflictRow>> {
-        let sql = format!(
-            "SELECT id, copy_path, file_path, object_key, winner, created_at, resolved_at FROM conflicts {} ORDER BY id DESC",
-            if all { "" } else { "WHERE resolved_at IS NULL" }
-        );
-        let mut stmt = self.conn.prepare_cached(&sql)?;
-        let rows = stmt.query_map([], |r| {
-            Ok(ConflictRow {
-                id: r.get(0)?,
-                copy_path: r.get(1)?,
-                file_path: r.get(2)?,
-                object_key: r.get(3)?,
-                winner: r.get(4)?,
-                created_at: r.get(5)?,
-                resolved_at: r.get(6)?,
-            })
-        })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        list(&self.conn, all)
     }
 
     fn conflict_row(&self, id: i64) -> Result<(ConflictRow, ConflictCopy)> {
@@ -274,6 +258,27 @@ fn write_copy(path: &std::path::Path, copy: &ConflictCopy) -> Result<()> {
     let mut bytes = serde_json::to_vec_pretty(copy).map_err(|e| NexusError::json(path, e))?;
     bytes.push(b'\n');
     write_atomic(path, &bytes)
+}
+
+/// The conflicts in the index, newest first; only open ones unless `all`.
+pub fn list(conn: &rusqlite::Connection, all: bool) -> Result<Vec<ConflictRow>> {
+    let sql = format!(
+        "SELECT id, copy_path, file_path, object_key, winner, created_at, resolved_at FROM conflicts {} ORDER BY id DESC",
+        if all { "" } else { "WHERE resolved_at IS NULL" }
+    );
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let rows = stmt.query_map([], |r| {
+        Ok(ConflictRow {
+            id: r.get(0)?,
+            copy_path: r.get(1)?,
+            file_path: r.get(2)?,
+            object_key: r.get(3)?,
+            winner: r.get(4)?,
+            created_at: r.get(5)?,
+            resolved_at: r.get(6)?,
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
 }
 
 /// How many conflicts are open.

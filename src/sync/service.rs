@@ -415,6 +415,18 @@ impl Service {
                 }
                 self.reply(reply, result);
             }
+            SyncCommand::RestoreConflict { id, source, reply } => {
+                let result = self.engine.restore_conflict(id, source);
+                if let Ok(key) = &result {
+                    self.send(SyncEvent::ObjectsChanged {
+                        added: Vec::new(),
+                        updated: vec![key.clone()],
+                        removed: Vec::new(),
+                        moved: Vec::new(),
+                    });
+                }
+                self.reply(reply, result);
+            }
             SyncCommand::Shutdown => {}
         }
         self.status(self.idle_state(), 0);

@@ -6,8 +6,8 @@
 use std::sync::Arc;
 
 /// The icons the window uses; a test checks each has a glyph.
-pub const ICONS: [char; 13] = [
-    '🧠', '☁', '🔒', '📆', '⚙', '🔄', '✖', '✔', '🗑', '📂', '✏', '⚠', '✨',
+pub const ICONS: [char; 14] = [
+    '🧠', '☁', '🔒', '📆', '⚙', '🔄', '✖', '✔', '🗑', '📂', '✏', '⚠', '✨', '↺',
 ];
 
 const NOTO_EMOJI: &[u8] = include_bytes!("../../assets/fonts/NotoEmoji-Regular.ttf");

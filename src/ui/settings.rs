@@ -39,7 +39,7 @@ pub fn settings_ui(ctx: &egui::Context, view: &mut VaultView) {
             ui.selectable_value(
                 &mut tab,
                 SettingsTab::Problems,
-                format!("Problems ({})", view.problems.len()),
+                format!("Problems ({})", view.problems.len() + view.conflicts.len()),
             );
             ui.selectable_value(&mut tab, SettingsTab::Audit, "Audit");
             ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
@@ -143,7 +143,37 @@ fn confirm_bulk_ui(ctx: &egui::Context, view: &mut VaultView) {
 }
 
 fn problems_tab(ui: &mut egui::Ui, view: &mut VaultView) {
-    if view.problems.is_empty() {
+    if !view.conflicts.is_empty() {
+        ui.label(egui::RichText::new("Conflicts").strong());
+        ui.label("Both the app and another program changed these; the losing version is kept.");
+        let mut restore = None;
+        egui::Grid::new("conflicts-grid")
+            .striped(true)
+            .num_columns(4)
+            .show(ui, |ui| {
+                for c in &view.conflicts {
+                    ui.label(egui::RichText::new(&c.object_key).monospace());
+                    ui.label(format!("the {} version won", c.winner));
+                    ui.label(egui::RichText::new(&c.copy_path).monospace());
+                    let button = ui
+                        .button("↺ Restore")
+                        .on_hover_text("Put the losing version back into the file");
+                    let label = format!("Restore conflict {}", c.id);
+                    button.widget_info(|| {
+                        egui::WidgetInfo::labeled(egui::Role::Button, true, &label)
+                    });
+                    if button.clicked() {
+                        restore = Some(c.id);
+                    }
+                    ui.end_row();
+                }
+            });
+        if let Some(id) = restore {
+            view.restore_conflict(id);
+        }
+        ui.separator();
+    }
+    if view.problems.is_empty() && view.conflicts.is_empty() {
         ui.label("✔ No problems: every file in the vault was indexed cleanly.");
         return;
     }

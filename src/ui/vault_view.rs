@@ -60,6 +60,8 @@ pub struct VaultView {
     pub problems: Vec<Problem>,
     /// The audit log (settings modal).
     pub audit: Vec<AuditEntry>,
+    /// Open conflicts (settings modal).
+    pub conflicts: Vec<crate::sync::conflicts::ConflictRow>,
     /// The text of the "new todo" field.
     pub new_todo: String,
     /// Whether the settings modal is open, and its tab.
@@ -114,6 +116,7 @@ impl VaultView {
             schemas: Vec::new(),
             problems: Vec::new(),
             audit: Vec::new(),
+            conflicts: Vec::new(),
             new_todo: String::new(),
             settings: None,
             pending_bulk: None,
@@ -176,6 +179,7 @@ impl VaultView {
                 ReadReply::Problems(problems) => self.problems = problems,
                 ReadReply::Audit(audit) => self.audit = audit,
                 ReadReply::Schemas(schemas) => self.schemas = schemas,
+                ReadReply::Conflicts(conflicts) => self.conflicts = conflicts,
                 ReadReply::Error(message) => self.toasts.error(message),
             }
         }
@@ -218,6 +222,7 @@ impl VaultView {
         if self.settings.is_some() {
             self.reader.request(ReadRequest::Problems);
             self.reader.request(ReadRequest::Audit);
+            self.reader.request(ReadRequest::Conflicts);
         }
     }
 
@@ -287,6 +292,7 @@ impl VaultView {
         self.settings = Some(tab);
         self.reader.request(ReadRequest::Problems);
         self.reader.request(ReadRequest::Audit);
+        self.reader.request(ReadRequest::Conflicts);
     }
 
     /// Changes the permissions of one object. The row shows the change at
@@ -342,6 +348,15 @@ impl VaultView {
         }
         self.send(SyncCommand::DeleteObject {
             key: key.to_string(),
+            source: Source::App,
+            reply: None,
+        });
+    }
+
+    /// Puts the losing version of conflict `id` back into its file.
+    pub fn restore_conflict(&mut self, id: i64) {
+        self.send(SyncCommand::RestoreConflict {
+            id,
             source: Source::App,
             reply: None,
         });
