@@ -523,6 +523,41 @@ mod tests {
     }
 
     #[test]
+    fn backoff_doubles_up_to_a_minute() {
+        assert_eq!(backoff(0), Duration::from_millis(500));
+        assert_eq!(backoff(1), Duration::from_secs(1));
+        assert_eq!(backoff(3), Duration::from_secs(4));
+        assert_eq!(backoff(30), Duration::from_secs(60));
+    }
+
+    #[test]
+    fn unreadable_files_are_retried_with_growing_waits_and_deferred_ones_looked_at_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut service, _events) = service_on(dir.path());
+        let paths = BTreeSet::from(["a.json".to_string(), "b.md".to_string()]);
+        let report = BatchReport {
+            unreadable: vec!["a.json".into()],
+            deferred: vec!["b.md".into()],
+            ..BatchReport::default()
+        };
+        let start = Instant::now();
+        service.schedule_later(&paths, &Ok(report.clone()));
+        let (attempt, due) = service.later["a.json"];
+        assert_eq!(attempt, 0);
+        assert!(due >= start + backoff(0));
+        assert!(service.later.contains_key("b.md"));
+        // It fails again: the next wait is longer.
+        service.schedule_later(&paths, &Ok(report));
+        let (attempt, due) = service.later["a.json"];
+        assert_eq!(attempt, 1);
+        assert!(due >= start + backoff(1));
+        // A failed batch (the database was busy) retries every path of it.
+        let busy = Err(NexusError::Sync("database is busy".into()));
+        service.schedule_later(&BTreeSet::from(["c.json".to_string()]), &busy);
+        assert!(service.later.contains_key("c.json"));
+    }
+
+    #[test]
     fn rescan_flag_runs_a_full_reconcile() {
         let dir = tempfile::tempdir().unwrap();
         let (mut service, events) = service_on(dir.path());
