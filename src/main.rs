@@ -45,7 +45,7 @@ fn vault_arg(command: &Command) -> Option<std::path::PathBuf> {
     match command {
         Command::Init { vault }
         | Command::Sync { vault }
-        | Command::Open { vault }
+        | Command::Open { vault, .. }
         | Command::Watch { vault }
         | Command::Status { vault, .. }
         | Command::List { vault, .. }

@@ -58,6 +58,7 @@ fn open_sample() -> (TestVault, Harness<'static, MeNexusApp>) {
         open: Some(v.path().to_path_buf()),
         config_dir: Some(v.config_dir.path().to_path_buf()),
         sample_dir: None,
+        read_only: false,
     });
     step_until(&mut h, "the grid shows the sample", |h| {
         has_label(h, "Total objects: 11") && has_label(h, "AI: todos.json#3")
@@ -85,6 +86,7 @@ fn opens_a_vault_by_typed_path_and_shows_the_stats_cards() {
         open: None,
         config_dir: Some(fresh_config.path().to_path_buf()),
         sample_dir: None,
+        read_only: false,
     });
     h.step();
     h.get_by_label("Vault folder:").click();
@@ -296,6 +298,7 @@ fn the_sample_vault_opens_in_one_click() {
         open: None,
         config_dir: Some(config.path().to_path_buf()),
         sample_dir: Some(sample_dir.clone()),
+        read_only: false,
     });
     h.step();
     h.get_by_label("✨ Open sample vault").click();
@@ -316,6 +319,7 @@ fn the_last_vault_reopens_at_the_next_start() {
         open: None,
         config_dir: Some(v.config_dir.path().to_path_buf()),
         sample_dir: None,
+        read_only: false,
     });
     step_until(&mut h, "the last vault, without the picker", |h| {
         has_label(h, "Total objects: 11")
@@ -430,6 +434,7 @@ fn a_conflict_is_listed_and_restored_from_the_window() {
             open: Some(v.path().to_path_buf()),
             config_dir: Some(v.config_dir.path().to_path_buf()),
             sample_dir: None,
+            read_only: false,
         });
         step_until(&mut h, "the vault", |h| has_label(h, "Problems: 1"));
         ((), h)
@@ -445,4 +450,33 @@ fn a_conflict_is_listed_and_restored_from_the_window() {
         v.read("todos.json").contains("Edited elsewhere")
     });
     step_until(&mut h, "no problems left", |h| has_label(h, "Problems: 0"));
+}
+
+#[test]
+fn a_read_only_vault_opens_for_browsing_and_refuses_changes_with_a_notice() {
+    let v = TestVault::sample_initialised();
+    let before_todos = v.read("todos.json");
+    let before_perms = v.read(".nexus/permissions.json");
+    let mut h = harness(AppOptions {
+        open: Some(v.path().to_path_buf()),
+        config_dir: Some(v.config_dir.path().to_path_buf()),
+        sample_dir: None,
+        read_only: true,
+    });
+    step_until(&mut h, "the grid and the notice", |h| {
+        has_label(h, "AI: todos.json#3")
+            && h.query_by_label_contains("🔒 Read-only, browsing only")
+                .is_some()
+    });
+    assert!(has_label(&h, "Total objects: 11"));
+    click(&mut h, "AI: todos.json#3");
+    step_until(&mut h, "one clear message", |h| {
+        h.state()
+            .toast_texts()
+            .iter()
+            .any(|t| t.contains("read-only"))
+    });
+    assert_eq!(v.read("todos.json"), before_todos);
+    assert_eq!(v.read(".nexus/permissions.json"), before_perms);
+    assert!(!perms_of(&v, "todos.json#3").0);
 }

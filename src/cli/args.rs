@@ -46,6 +46,9 @@ pub enum Command {
     Open {
         /// The vault folder.
         vault: PathBuf,
+        /// Browse only: no sync service, every change refused.
+        #[arg(long)]
+        read_only: bool,
     },
     /// Make a folder a vault and index what is already in it.
     Init {

@@ -38,11 +38,12 @@ pub fn run(command: Command, out: &mut dyn Write) -> Result<ExitCode> {
             say(out, &report.summary())?;
         }
         Command::Watch { vault } => crate::cli::watch::watch(&vault)?,
-        Command::Open { vault } => {
+        Command::Open { vault, read_only } => {
             // Fail early, with one line, if it is not a vault.
             let vault = crate::vault::Vault::open(&vault)?;
             crate::ui::run(crate::ui::AppOptions {
                 open: Some(vault.root().to_path_buf()),
+                read_only: read_only || vault.is_read_only(),
                 ..crate::ui::AppOptions::default()
             })
             .map_err(NexusError::Sync)?;

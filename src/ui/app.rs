@@ -22,6 +22,9 @@ pub struct AppOptions {
     /// Where "Open sample vault" copies the sample (default: the OS data
     /// folder, or `ME_NEXUS_DATA_DIR`).
     pub sample_dir: Option<PathBuf>,
+    /// Open vaults for browsing only (`me-nexus open --read-only`); a vault
+    /// that cannot be written opens this way by itself.
+    pub read_only: bool,
 }
 
 /// What to do to a folder before opening it.
@@ -142,6 +145,11 @@ impl MeNexusApp {
         let ctx_thread = ctx.clone();
         let config_dir = self.config_dir();
         let target = path.clone();
+        let mode = if self.options.read_only {
+            crate::vault::OpenMode::ReadOnly
+        } else {
+            crate::vault::OpenMode::Auto
+        };
         let spawned = std::thread::Builder::new()
             .name("me-nexus-open".into())
             .spawn(move || {
@@ -155,7 +163,8 @@ impl MeNexusApp {
                         Prepare::Sample => crate::vault::sample::install_sample(&target)
                             .map_err(|e| e.to_string())?,
                     };
-                    let view = VaultView::open(&target, &ctx_thread).map_err(|e| e.to_string())?;
+                    let view =
+                        VaultView::open(&target, &ctx_thread, mode).map_err(|e| e.to_string())?;
                     if let Some(dir) = config_dir {
                         let mut app = AppConfig::load_from(&dir).unwrap_or_default();
                         app.remember(&view.root);

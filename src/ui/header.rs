@@ -14,6 +14,9 @@ pub enum HeaderAction {
 /// The sync status in words: "Watching · last sync 12:01:02", "Syncing 3
 /// files…", "Error: …".
 pub fn status_text(view: &VaultView) -> String {
+    if let Some(reason) = &view.read_only {
+        return format!("🔒 Read-only, browsing only: {reason}");
+    }
     let Some(status) = &view.status else {
         return "Starting…".into();
     };
@@ -42,10 +45,11 @@ pub fn header_ui(ui: &mut egui::Ui, view: &mut VaultView) -> Option<HeaderAction
         ui.label(egui::RichText::new(view.root.display().to_string()).monospace())
             .on_hover_text("The vault folder");
         ui.separator();
-        let busy = matches!(
-            view.status.as_ref().map(|s| &s.state),
-            Some(SyncState::Starting | SyncState::Syncing { .. }) | None
-        );
+        let busy = view.read_only.is_none()
+            && matches!(
+                view.status.as_ref().map(|s| &s.state),
+                Some(SyncState::Starting | SyncState::Syncing { .. }) | None
+            );
         if busy {
             ui.spinner();
         }

@@ -32,7 +32,10 @@ pub struct VaultView {
     pub root: PathBuf,
     /// Folder name.
     pub name: String,
-    sync: SyncHandle,
+    /// The sync service; `None` for a read-only vault (browsing only).
+    sync: Option<SyncHandle>,
+    /// Why the vault is read-only, when it is.
+    pub read_only: Option<String>,
     reader: ReaderHandle,
     /// The last status from the sync service.
     pub status: Option<SyncStatus>,
@@ -91,16 +94,30 @@ impl std::fmt::Debug for VaultView {
 impl VaultView {
     /// Opens the vault at `root`: starts its sync service and reader, both of
     /// which wake the window through `ctx`.
-    pub fn open(root: &Path, ctx: &egui::Context) -> NexusResult<VaultView> {
+    pub fn open(
+        root: &Path,
+        ctx: &egui::Context,
+        mode: crate::vault::OpenMode,
+    ) -> NexusResult<VaultView> {
         let repaint_ctx = ctx.clone();
         let waker: crate::sync::service::Waker = Arc::new(move || repaint_ctx.request_repaint());
-        let sync = spawn_sync_service(root, Some(Arc::clone(&waker)))?;
-        let vault = crate::vault::Vault::open(root)?;
+        // A vault that cannot be written (or opened for browsing only) gets
+        // no sync service: the window reads the index and refuses changes.
+        let vault = crate::vault::Vault::open_with(root, mode)?;
+        let (sync, read_only) = if vault.is_read_only() {
+            (None, Some(vault.read_only_error().to_string()))
+        } else {
+            (
+                Some(spawn_sync_service(root, Some(Arc::clone(&waker)))?),
+                None,
+            )
+        };
         let reader = spawn_reader(&vault, Some(waker))?;
         let mut view = VaultView {
             root: vault.root().to_path_buf(),
             name: vault.name(),
             sync,
+            read_only,
             reader,
             status: None,
             stats: PermissionStats::default(),
@@ -133,7 +150,11 @@ impl VaultView {
     /// Drains the sync events and reader replies. Never blocks.
     pub fn logic(&mut self) {
         let mut refresh = false;
-        let events: Vec<SyncEvent> = self.sync.events().try_iter().collect();
+        let events: Vec<SyncEvent> = self
+            .sync
+            .as_ref()
+            .map(|s| s.events().try_iter().collect())
+            .unwrap_or_default();
         for event in events {
             match event {
                 SyncEvent::Status(status) => {
@@ -299,7 +320,11 @@ impl VaultView {
     /// once; the sync service writes the DB, permissions.json and the audit
     /// log, and reports failures as an error event.
     pub fn set_permission(&mut self, key: &str, change: PermissionChange) {
-        if let Some(row) = self.rows.values_mut().find(|r| r.key == key) {
+        // Shown at once, unless the vault is read-only (the command will be
+        // refused with a message).
+        if self.sync.is_some()
+            && let Some(row) = self.rows.values_mut().find(|r| r.key == key)
+        {
             row.permissions = change.apply(&row.permissions);
             row.expired = row.permissions.is_expired_at(chrono::Utc::now());
         }
@@ -368,7 +393,15 @@ impl VaultView {
     }
 
     fn send(&mut self, command: SyncCommand) {
-        if let Err(e) = self.sync.send(command) {
+        let result = match &self.sync {
+            Some(sync) => sync.send(command),
+            None => Err(crate::error::NexusError::Vault(
+                self.read_only
+                    .clone()
+                    .unwrap_or_else(|| "the vault is read-only".into()),
+            )),
+        };
+        if let Err(e) = result {
             self.toasts.error(e.to_string());
         }
     }
