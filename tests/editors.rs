@@ -219,3 +219,36 @@ fn rename_away_then_create_like_vim_emacs_and_jetbrains() {
     std::fs::remove_file(live.v.abs("todos.json~")).unwrap();
     live.assert_one_clean_update(id, "Renew passport (vim)", "m4");
 }
+
+#[test]
+fn a_move_split_across_two_batches_keeps_identity_and_grants() {
+    let mut live = Live::start();
+    let id = live.row_id("todos.json#3");
+    let bytes = std::fs::read(live.v.abs("todos.json")).unwrap();
+    // Removed first, recreated elsewhere a moment later (a slow move by a
+    // file manager, or delete-then-write by a sync tool).
+    std::fs::remove_file(live.v.abs("todos.json")).unwrap();
+    slow_editor_pause();
+    std::fs::create_dir_all(live.v.abs("archive")).unwrap();
+    std::fs::write(live.v.abs("archive/todos.json"), &bytes).unwrap();
+    wait_until("the objects moved", DEADLINE, || {
+        live.v.keys().contains(&"archive/todos.json#3".to_string())
+    });
+    live.settle("m5");
+    assert_eq!(live.row_id("archive/todos.json#3"), id, "identity kept");
+    assert!(!live.v.keys().iter().any(|k| k.starts_with("todos.json#")));
+    assert!(
+        live.v
+            .read(".nexus/permissions.json")
+            .contains("archive/todos.json#3")
+    );
+    let removed: usize = live
+        .seen
+        .iter()
+        .map(|e| match e {
+            SyncEvent::ObjectsChanged { removed, .. } => removed.len(),
+            _ => 0,
+        })
+        .sum();
+    assert_eq!(removed, 0, "nothing was removed: {:#?}", live.seen);
+}

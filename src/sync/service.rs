@@ -244,6 +244,10 @@ impl Service {
             self.after_batch(Err(e));
             return;
         }
+        // Files waiting for a second look ride along: a file that went
+        // missing a moment ago and reappears under a new name in this batch
+        // is then recognised as moved, keeping its identity.
+        paths.extend(self.later.keys().cloned());
         self.status(SyncState::Syncing { files: paths.len() }, paths.len());
         let result = self.engine.index_watched_paths(paths.clone());
         self.schedule_later(&paths, &result);
