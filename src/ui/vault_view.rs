@@ -47,7 +47,8 @@ pub struct VaultView {
     pub query: GridQuery,
     generation: u64,
     /// Ids of the rows that match, in order (`None` until the first answer).
-    pub ids: Option<Vec<i64>>,
+    /// Shared, so that drawing a frame never copies a million ids.
+    pub ids: Option<Arc<Vec<i64>>>,
     /// Rows fetched so far, by id.
     pub rows: HashMap<i64, GridRow>,
     requested: HashSet<i64>,
@@ -182,7 +183,7 @@ impl VaultView {
         for reply in replies {
             match reply {
                 ReadReply::Ids { generation, ids } if generation == self.generation => {
-                    self.ids = Some(ids);
+                    self.ids = Some(Arc::new(ids));
                 }
                 ReadReply::Rows { generation, rows } if generation == self.generation => {
                     for row in rows {
