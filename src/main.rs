@@ -7,10 +7,13 @@ use me_nexus::cli::{self, Cli, Command};
 fn main() {
     let cli = Cli::parse();
     let Some(command) = cli.command else {
-        eprintln!(
-            "me-nexus: the desktop window is not part of this build yet; try `me-nexus --help`"
-        );
-        std::process::exit(2);
+        // No subcommand: the desktop window, on the last vault or the picker.
+        cli::logging::init(None, "warn");
+        if let Err(e) = me_nexus::ui::run(me_nexus::ui::AppOptions::default()) {
+            eprintln!("error: {e}");
+            std::process::exit(1);
+        }
+        return;
     };
     let vault = vault_arg(&command);
     let level = if matches!(command, Command::Watch { .. }) {

@@ -2285,3 +2285,19 @@ fn sync_twice_changes_nothing_the_second_time() {
     );
     assert_eq!(v.count("SELECT COUNT(*) FROM data_objects"), count);
 }
+
+#[test]
+fn no_subcommand_starts_the_window() {
+    // Without a display the window cannot open: the error says so (and so
+    // proves that no subcommand means the window, not a CLI message).
+    let v = TestVault::empty();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_me-nexus"))
+        .env("ME_NEXUS_CONFIG_DIR", v.config_dir.path())
+        .env_remove("DISPLAY")
+        .env_remove("WAYLAND_DISPLAY")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("cannot open the window"), "{stderr}");
+}
