@@ -13,11 +13,13 @@
 //!   and the sync service;
 //! - [`permissions`]: the permission model, permissions.json, the gate;
 //! - [`audit`]: the append-only audit log;
+//! - [`bench`]: the benchmark suite behind `me-nexus bench`;
 //! - [`query`]: read-side queries and the reader thread for views;
 //! - [`cli`]: the headless subcommands;
 //! - [`ui`]: the desktop window (the only module that imports egui).
 
 pub mod audit;
+pub mod bench;
 pub mod cli;
 pub mod db;
 pub mod error;

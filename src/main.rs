@@ -66,6 +66,6 @@ fn vault_arg(command: &Command) -> Option<std::path::PathBuf> {
             | cli::args::ConflictAction::Restore { vault, .. }
             | cli::args::ConflictAction::Dismiss { vault, .. } => Some(vault.clone()),
         },
-        Command::Info { .. } => None,
+        Command::Info { .. } | Command::Bench { .. } => None,
     }
 }

@@ -137,6 +137,17 @@ pub enum Command {
         #[command(subcommand)]
         action: ConflictAction,
     },
+    /// Run the benchmark suite on generated data in a temporary folder,
+    /// print one line per figure, and write a Markdown report.
+    Bench {
+        /// Objects in the query workload (B4); the cold-index workload (B1)
+        /// uses at most 100,000 of them.
+        #[arg(long, default_value_t = 1_000_000)]
+        objects: usize,
+        /// Where the report goes.
+        #[arg(long, default_value = "BENCHMARKS.md")]
+        out: PathBuf,
+    },
     /// Report what a folder would become as a vault (writes nothing).
     Info {
         /// The folder.

@@ -2,6 +2,7 @@
 //! [`run`]; every command is a thin layer over the engine.
 
 pub mod args;
+pub mod bench;
 pub mod logging;
 pub mod run;
 pub mod watch;

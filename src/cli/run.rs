@@ -221,6 +221,9 @@ pub fn run(command: Command, out: &mut dyn Write) -> Result<ExitCode> {
                 say(out, &format!("dismissed conflict {id}"))?;
             }
         },
+        Command::Bench { objects, out: file } => {
+            return crate::cli::bench::bench(objects, file, out);
+        }
         Command::Info { path } => {
             let info = check_directory_info(&path)?;
             say(out, &to_json(&info)?)?;

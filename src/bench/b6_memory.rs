@@ -1,0 +1,55 @@
+//! B6, memory: the process's peak resident set (VmHWM in
+//! /proc/self/status) right after B1. It covers everything the process did
+//! up to then: generating the B1 files, the B1 floor and the indexing.
+
+use crate::bench::{Figure, Verdict};
+
+/// Fixed part of the budget.
+pub const BASE_BYTES: u64 = 30 * 1024 * 1024;
+/// Per-object part of the budget.
+pub const PER_OBJECT_BYTES: u64 = 150;
+
+/// Measures, for a vault of `objects` objects.
+pub fn run(objects: usize) -> Figure {
+    let budget = BASE_BYTES + PER_OBJECT_BYTES * objects as u64;
+    let target = format!(
+        "≤ 30 MB + 150 B per object = {:.1} MB at {objects} objects",
+        mb(budget)
+    );
+    match peak_rss_bytes() {
+        Some(peak) => Figure {
+            workload: "B6 memory".into(),
+            figure: format!("peak RSS {:.1} MB after B1 (VmHWM)", mb(peak)),
+            target,
+            floor: "-".into(),
+            ratio: format!("{:.2}× budget", peak as f64 / budget as f64),
+            verdict: Verdict::of(peak <= budget),
+        },
+        None => Figure {
+            workload: "B6 memory".into(),
+            figure: "not measured (no VmHWM in /proc/self/status on this system)".into(),
+            target,
+            floor: "-".into(),
+            ratio: "-".into(),
+            verdict: Verdict::NotMeasured,
+        },
+    }
+}
+
+fn mb(bytes: u64) -> f64 {
+    bytes as f64 / (1024.0 * 1024.0)
+}
+
+/// VmHWM of this process, in bytes (Linux only).
+pub fn peak_rss_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: u64 = line
+        .trim_start_matches("VmHWM:")
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()?;
+    Some(kb * 1024)
+}
