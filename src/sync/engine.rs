@@ -22,6 +22,12 @@ pub struct Engine {
     pub(crate) registry: SchemaRegistry,
     pub(crate) audit: AuditLog,
     pub(crate) progress: Option<ProgressFn>,
+    /// The unreadable entries of permissions.json as last read or written,
+    /// by the file's hash (see `sync_permissions_file`).
+    pub(crate) permissions_invalid: Option<(
+        String,
+        std::collections::BTreeMap<String, serde_json::Value>,
+    )>,
     pub(crate) recovery: Option<db::recovery::Recovery>,
     /// What the rebuild after a recovery did, until the next reconcile
     /// reports it as its own (so `me-nexus sync` after a lost database
@@ -66,6 +72,7 @@ impl Engine {
                 registry: SchemaRegistry::new(),
                 audit,
                 progress: None,
+                permissions_invalid: None,
                 recovery: None,
                 rebuilt: None,
             };
@@ -138,6 +145,7 @@ impl Engine {
             registry: SchemaRegistry::new(),
             audit,
             progress: None,
+            permissions_invalid: None,
             recovery,
             rebuilt: None,
         };

@@ -192,7 +192,7 @@ impl Engine {
         // Rewrite from the database, keeping unreadable entries verbatim.
         let invalid = match (&parsed, current.as_deref()) {
             (Some(file), _) => file.invalid.clone(),
-            (None, Some(bytes)) => pfile::parse(bytes).map(|f| f.invalid).unwrap_or_default(),
+            (None, Some(bytes)) => self.invalid_entries_of(bytes),
             (None, None) => BTreeMap::new(),
         };
         let mut entries: BTreeMap<String, Permissions> = db::permissions::non_default(&self.conn)?
@@ -214,16 +214,43 @@ impl Engine {
             desired.clone()
         };
         // The problems of what is on disk now (entries kept verbatim are
-        // still unreadable), whether or not it was parsed above.
-        let mut all_problems = pfile::parse(&written)
-            .map(|f| f.problems)
-            .unwrap_or_default();
+        // still unreadable), whether or not it was parsed above. A file with
+        // no unreadable entry has none: no need to parse it again.
+        let invalid_now: BTreeMap<String, serde_json::Value> = match (&parsed, same_content) {
+            (Some(file), true) => file.invalid.clone(),
+            _ => invalid
+                .into_iter()
+                .filter(|(k, _)| !entries.contains_key(k))
+                .collect(),
+        };
+        let mut all_problems = if invalid_now.is_empty() {
+            Vec::new()
+        } else {
+            pfile::parse(&written)
+                .map(|f| f.problems)
+                .unwrap_or_default()
+        };
+        self.permissions_invalid = Some((hash_bytes(&written), invalid_now));
         all_problems.extend(self.orphan_problems()?);
         if !all_problems.is_empty() {
             report.problem_files.push(PERMISSIONS_REL.to_string());
         }
         self.record_permissions_file(&written, FileStatus::Permissions, &all_problems, &now)?;
         Ok(())
+    }
+
+    /// The unreadable entries of permissions.json `bytes`, remembered by
+    /// hash so that the file is not parsed again on every permission change.
+    fn invalid_entries_of(&mut self, bytes: &[u8]) -> BTreeMap<String, serde_json::Value> {
+        let hash = hash_bytes(bytes);
+        if let Some((known, invalid)) = &self.permissions_invalid
+            && *known == hash
+        {
+            return invalid.clone();
+        }
+        let invalid = pfile::parse(bytes).map(|f| f.invalid).unwrap_or_default();
+        self.permissions_invalid = Some((hash, invalid.clone()));
+        invalid
     }
 
     /// Applies a parsed permissions.json to the database (source: file).
