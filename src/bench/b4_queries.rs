@@ -11,11 +11,9 @@
 //! queries measured here. No vault files back these rows (the `files`
 //! table is empty), which these queries do not read.
 //!
-//! There is no engine function for "AI-shared and unexpired" yet (the stats
-//! card counts stored flags, the grid filter counts expired rows too), so
-//! the filtered count is the SQL the gate's rule implies:
-//! `SELECT COUNT(*) FROM object_permissions WHERE share_with_ai = 1 AND
-//! (expires_unix IS NULL OR expires_unix > now)`.
+//! The filtered count is `db::stats::shared_unexpired` (AI-shared and
+//! unexpired, as the gate's rule implies), answered from the
+//! `(share_with_ai, expires_unix)` index.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -83,12 +81,7 @@ pub fn run(scratch: &Path, objects: usize) -> Result<Vec<Figure>> {
         Ok(())
     })?;
     let filtered = measure(|| {
-        let count: i64 = conn
-            .prepare_cached(
-                "SELECT COUNT(*) FROM object_permissions WHERE share_with_ai = 1
-                   AND (expires_unix IS NULL OR expires_unix > ?1)",
-            )?
-            .query_row([now], |r| r.get(0))?;
+        let count = crate::db::stats::shared_unexpired(conn, crate::permissions::Purpose::Ai, now)?;
         if count != expected.ai_unexpired {
             return Err(NexusError::Sync(format!(
                 "bench B4: filtered count {count}, expected {}",

@@ -14,7 +14,7 @@ use rusqlite::Connection;
 use crate::error::Result;
 
 /// The newest schema version.
-pub const LATEST: i64 = 2;
+pub const LATEST: i64 = 3;
 
 const V1: &str = "
 CREATE TABLE IF NOT EXISTS schemas (
@@ -119,7 +119,44 @@ CREATE TABLE IF NOT EXISTS conflicts (
 );
 ";
 
-const MIGRATIONS: [&str; 2] = [V1, V2];
+/// Version 3: counters kept by triggers, so that the stats cards cost the
+/// same at a million objects as at ten; and indexes that answer "shared and
+/// unexpired" from the index alone.
+const V3: &str = "
+CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
+INSERT OR REPLACE INTO counters SELECT 'objects', COUNT(*) FROM data_objects;
+INSERT OR REPLACE INTO counters SELECT 'ai', COUNT(*) FROM object_permissions WHERE share_with_ai = 1;
+INSERT OR REPLACE INTO counters SELECT 'cloud', COUNT(*) FROM object_permissions WHERE share_with_cloud = 1;
+INSERT OR REPLACE INTO counters SELECT 'read_only', COUNT(*) FROM object_permissions WHERE read_only = 1;
+
+CREATE TRIGGER IF NOT EXISTS counters_objects_insert AFTER INSERT ON data_objects BEGIN
+    UPDATE counters SET value = value + 1 WHERE name = 'objects';
+END;
+CREATE TRIGGER IF NOT EXISTS counters_objects_delete AFTER DELETE ON data_objects BEGIN
+    UPDATE counters SET value = value - 1 WHERE name = 'objects';
+END;
+CREATE TRIGGER IF NOT EXISTS counters_permissions_insert AFTER INSERT ON object_permissions BEGIN
+    UPDATE counters SET value = value + (NEW.share_with_ai = 1) WHERE name = 'ai';
+    UPDATE counters SET value = value + (NEW.share_with_cloud = 1) WHERE name = 'cloud';
+    UPDATE counters SET value = value + (NEW.read_only = 1) WHERE name = 'read_only';
+END;
+CREATE TRIGGER IF NOT EXISTS counters_permissions_delete AFTER DELETE ON object_permissions BEGIN
+    UPDATE counters SET value = value - (OLD.share_with_ai = 1) WHERE name = 'ai';
+    UPDATE counters SET value = value - (OLD.share_with_cloud = 1) WHERE name = 'cloud';
+    UPDATE counters SET value = value - (OLD.read_only = 1) WHERE name = 'read_only';
+END;
+CREATE TRIGGER IF NOT EXISTS counters_permissions_update
+AFTER UPDATE OF share_with_ai, share_with_cloud, read_only ON object_permissions BEGIN
+    UPDATE counters SET value = value + (NEW.share_with_ai = 1) - (OLD.share_with_ai = 1) WHERE name = 'ai';
+    UPDATE counters SET value = value + (NEW.share_with_cloud = 1) - (OLD.share_with_cloud = 1) WHERE name = 'cloud';
+    UPDATE counters SET value = value + (NEW.read_only = 1) - (OLD.read_only = 1) WHERE name = 'read_only';
+END;
+
+CREATE INDEX IF NOT EXISTS idx_permissions_ai_expires ON object_permissions(share_with_ai, expires_unix);
+CREATE INDEX IF NOT EXISTS idx_permissions_cloud_expires ON object_permissions(share_with_cloud, expires_unix);
+";
+
+const MIGRATIONS: [&str; 3] = [V1, V2, V3];
 
 /// Brings the database to [`LATEST`], one version per transaction.
 pub fn migrate(conn: &Connection) -> Result<()> {

@@ -35,10 +35,11 @@ pub fn permission_stats(conn: &Connection, now_unix: i64) -> Result<PermissionSt
     let count =
         |sql: &str| -> Result<i64> { Ok(conn.prepare_cached(sql)?.query_row([], |r| r.get(0))?) };
     Ok(PermissionStats {
-        total_objects: count("SELECT COUNT(*) FROM data_objects")?,
-        ai_shared: count("SELECT COUNT(*) FROM object_permissions WHERE share_with_ai = 1")?,
-        cloud_shared: count("SELECT COUNT(*) FROM object_permissions WHERE share_with_cloud = 1")?,
-        read_only: count("SELECT COUNT(*) FROM object_permissions WHERE read_only = 1")?,
+        // Kept by triggers (migration 3): constant time at any vault size.
+        total_objects: count("SELECT value FROM counters WHERE name = 'objects'")?,
+        ai_shared: count("SELECT value FROM counters WHERE name = 'ai'")?,
+        cloud_shared: count("SELECT value FROM counters WHERE name = 'cloud'")?,
+        read_only: count("SELECT value FROM counters WHERE name = 'read_only'")?,
         expired: conn
             .prepare_cached(
                 "SELECT COUNT(*) FROM object_permissions WHERE expires_unix IS NOT NULL AND expires_unix <= ?1",
@@ -47,4 +48,101 @@ pub fn permission_stats(conn: &Connection, now_unix: i64) -> Result<PermissionSt
         problems: problems::count(conn)? + crate::sync::conflicts::open_count(conn)?,
         last_sync: state::get(conn, state::LAST_SYNC)?.unwrap_or_else(|| "never".into()),
     })
+}
+
+/// How many objects the gate would let out for `purpose` at `now_unix`: the
+/// flag set and no expiry, or an expiry after now. Answered from an index.
+pub fn shared_unexpired(
+    conn: &Connection,
+    purpose: crate::permissions::Purpose,
+    now_unix: i64,
+) -> Result<i64> {
+    let sql = match purpose {
+        crate::permissions::Purpose::Ai => {
+            "SELECT (SELECT COUNT(*) FROM object_permissions WHERE share_with_ai = 1 AND expires_unix IS NULL)
+                  + (SELECT COUNT(*) FROM object_permissions WHERE share_with_ai = 1 AND expires_unix > ?1)"
+        }
+        crate::permissions::Purpose::Cloud => {
+            "SELECT (SELECT COUNT(*) FROM object_permissions WHERE share_with_cloud = 1 AND expires_unix IS NULL)
+                  + (SELECT COUNT(*) FROM object_permissions WHERE share_with_cloud = 1 AND expires_unix > ?1)"
+        }
+    };
+    Ok(conn
+        .prepare_cached(sql)?
+        .query_row([now_unix], |r| r.get(0))?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::permissions::Purpose;
+
+    fn direct(conn: &Connection) -> (i64, i64, i64, i64) {
+        let q = |sql: &str| -> i64 { conn.query_row(sql, [], |r| r.get(0)).unwrap() };
+        (
+            q("SELECT COUNT(*) FROM data_objects"),
+            q("SELECT COUNT(*) FROM object_permissions WHERE share_with_ai = 1"),
+            q("SELECT COUNT(*) FROM object_permissions WHERE share_with_cloud = 1"),
+            q("SELECT COUNT(*) FROM object_permissions WHERE read_only = 1"),
+        )
+    }
+
+    #[test]
+    fn counters_follow_inserts_updates_upserts_and_cascading_deletes() {
+        let conn = crate::db::open_in_memory().unwrap();
+        conn.execute_batch(
+            "INSERT INTO schemas (schema_name, definition_json, created_at) VALUES ('s', '{}', 'now');",
+        )
+        .unwrap();
+        for i in 0..20 {
+            conn.execute(
+                "INSERT INTO data_objects (schema_id, file_path, updated_at, created_at) VALUES (1, ?1, 'now', 'now')",
+                [format!("k{i}")],
+            )
+            .unwrap();
+            let id = conn.last_insert_rowid();
+            let perms = crate::permissions::model::Permissions {
+                share_with_ai: i % 2 == 0,
+                share_with_cloud: i % 3 == 0,
+                read_only: i % 5 == 0,
+                expires_at: (i % 4 == 0).then(|| "2000-01-01T00:00:00Z".to_string()),
+            };
+            crate::db::permissions::insert(&conn, id, &perms).unwrap();
+        }
+        let stats = permission_stats(&conn, 10_000_000_000).unwrap();
+        assert_eq!(
+            (
+                stats.total_objects,
+                stats.ai_shared,
+                stats.cloud_shared,
+                stats.read_only
+            ),
+            direct(&conn)
+        );
+        // An upsert that changes flags, and deletes that cascade.
+        crate::db::permissions::set(&conn, 2, &crate::permissions::model::Permissions::default())
+            .unwrap();
+        conn.execute("DELETE FROM data_objects WHERE id % 3 = 0", [])
+            .unwrap();
+        let stats = permission_stats(&conn, 10_000_000_000).unwrap();
+        assert_eq!(
+            (
+                stats.total_objects,
+                stats.ai_shared,
+                stats.cloud_shared,
+                stats.read_only
+            ),
+            direct(&conn)
+        );
+        // Shared and unexpired: the expired grants (year 2000) do not count.
+        let now = 1_700_000_000;
+        let expected: i64 = conn
+            .query_row(
+                "SELECT COUNT(*) FROM object_permissions WHERE share_with_ai = 1 AND (expires_unix IS NULL OR expires_unix > ?1)",
+                [now],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(shared_unexpired(&conn, Purpose::Ai, now).unwrap(), expected);
+    }
 }
