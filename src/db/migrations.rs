@@ -14,7 +14,7 @@ use rusqlite::Connection;
 use crate::error::Result;
 
 /// The newest schema version.
-pub const LATEST: i64 = 3;
+pub const LATEST: i64 = 4;
 
 const V1: &str = "
 CREATE TABLE IF NOT EXISTS schemas (
@@ -156,7 +156,14 @@ CREATE INDEX IF NOT EXISTS idx_permissions_ai_expires ON object_permissions(shar
 CREATE INDEX IF NOT EXISTS idx_permissions_cloud_expires ON object_permissions(share_with_cloud, expires_unix);
 ";
 
-const MIGRATIONS: [&str; 3] = [V1, V2, V3];
+/// Version 4: a partial index of the objects whose permissions are not the
+/// defaults, so that writing permissions.json reads those rows only.
+const V4: &str = "
+CREATE INDEX IF NOT EXISTS idx_permissions_not_default ON object_permissions(object_id)
+    WHERE share_with_ai OR share_with_cloud OR read_only OR expires_at IS NOT NULL;
+";
+
+const MIGRATIONS: [&str; 4] = [V1, V2, V3, V4];
 
 /// Brings the database to [`LATEST`], one version per transaction.
 pub fn migrate(conn: &Connection) -> Result<()> {

@@ -128,8 +128,11 @@ pub fn orphans(conn: &Connection) -> Result<Vec<(String, Permissions)>> {
 /// Every object whose permissions are not the defaults, by key.
 pub fn non_default(conn: &Connection) -> Result<Vec<(String, Permissions)>> {
     let mut stmt = conn.prepare_cached(
+        // CROSS JOIN keeps object_permissions the outer loop, so that the
+        // partial index of non-default rows (migration 4) drives the query:
+        // it reads the shared objects only, not every object.
         "SELECT o.file_path, p.share_with_ai, p.share_with_cloud, p.read_only, p.expires_at
-         FROM object_permissions p JOIN data_objects o ON o.id = p.object_id
+         FROM object_permissions p CROSS JOIN data_objects o ON o.id = p.object_id
          WHERE p.share_with_ai OR p.share_with_cloud OR p.read_only OR p.expires_at IS NOT NULL
          ORDER BY o.file_path",
     )?;
