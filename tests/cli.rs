@@ -262,19 +262,6 @@ fn field_names(item: &Value) -> Vec<String> {
     item.as_object().unwrap().keys().cloned().collect()
 }
 
-fn content_of(v: &TestVault, key: &str) -> Value {
-    let text: String = v
-        .db()
-        .query_row(
-            "SELECT c.content_json FROM object_content c JOIN data_objects o ON o.id = c.object_id
-             WHERE o.file_path = ?1",
-            [key],
-            |r| r.get(0),
-        )
-        .unwrap();
-    serde_json::from_str(&text).unwrap()
-}
-
 fn is_rfc3339(text: &str) -> bool {
     DateTime::parse_from_rfc3339(text).is_ok()
 }
@@ -338,7 +325,7 @@ fn init_indexes_the_files_already_in_the_folder() {
     assert_eq!(v.keys(), SAMPLE_KEYS.to_vec());
     // The content in the index is the item in the file.
     let file_items = items(&v, "todos.json");
-    assert_eq!(content_of(&v, "todos.json#3"), file_items[2]);
+    assert_eq!(v.content("todos.json#3"), file_items[2]);
 }
 
 #[test]
@@ -1862,7 +1849,7 @@ fn save_appends_a_new_todo_and_leaves_the_other_items_alone() {
 
     // The index has it, with zero-trust permissions.
     assert!(v.keys().contains(&"todos.json#5".to_string()));
-    assert_eq!(content_of(&v, "todos.json#5"), *item);
+    assert_eq!(v.content("todos.json#5"), *item);
     assert_eq!(db_perm(&v, "todos.json#5"), (0, 0, 0, None, None));
     assert!(!export(&v, "ai").contains_key("todos.json#5"));
     let created: Vec<Value> = audit_since(&v, n)
@@ -1918,7 +1905,7 @@ fn save_with_a_key_updates_the_item_in_place() {
         assert_eq!(new, old);
         assert_eq!(field_names(new), field_names(old));
     }
-    assert_eq!(content_of(&v, "todos.json#1"), *item);
+    assert_eq!(v.content("todos.json#1"), *item);
     // The index keeps the creation time.
     let created: String = v
         .db()
@@ -1999,7 +1986,7 @@ fn a_read_only_object_refuses_save_and_rm() {
     let v = TestVault::sample_initialised();
     let key = "plugins/journal/entries.json#1";
     let before = std::fs::read(v.abs("plugins/journal/entries.json")).unwrap();
-    let content_before = content_of(&v, key);
+    let content_before = v.content(key);
 
     let line = cli_err(
         &v,
@@ -2022,7 +2009,7 @@ fn a_read_only_object_refuses_save_and_rm() {
         before
     );
     assert!(v.keys().contains(&key.to_string()));
-    assert_eq!(content_of(&v, key), content_before);
+    assert_eq!(v.content(key), content_before);
     assert!(!v.abs(".nexus/trash").exists());
 
     // Its neighbour is not protected.
@@ -2275,7 +2262,7 @@ fn sync_twice_changes_nothing_the_second_time() {
         out.contains("objects: 0 added, 1 updated, 0 removed"),
         "{out}"
     );
-    assert_eq!(content_of(&v, "todos.json#3")["text"], "Renew the passport");
+    assert_eq!(v.content("todos.json#3")["text"], "Renew the passport");
     // ... and once taken in, the next sync is quiet again.
     let out = v.cli_ok(&["sync", v.path_str()]);
     assert!(out.contains(" 0 parsed,"), "{out}");

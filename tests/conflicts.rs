@@ -152,15 +152,10 @@ fn same_item_newer_file_wins_and_the_app_version_is_kept() {
     let copy: Value = serde_json::from_str(&v.read(&c.copy_path)).unwrap();
     assert_eq!(copy["losing"]["text"], "three, from the app");
     // The index follows the file.
-    let content: String = v
-        .db()
-        .query_row(
-            "SELECT c.content_json FROM object_content c JOIN data_objects o ON o.id = c.object_id WHERE o.file_path = 'todos.json#3'",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
-    assert!(content.contains("three, newer in the file"));
+    assert_eq!(
+        v.content("todos.json#3")["text"],
+        "three, newer in the file"
+    );
     e.restore_conflict(c.id, Source::App).unwrap();
     assert_eq!(item(&v, 3).unwrap()["text"], "three, from the app");
 }

@@ -84,30 +84,11 @@ impl Live {
     }
 
     fn row_id(&self, key: &str) -> i64 {
-        self.v
-            .db()
-            .query_row(
-                "SELECT id FROM data_objects WHERE file_path = ?1",
-                [key],
-                |r| r.get(0),
-            )
-            .unwrap()
+        self.v.row_id(key)
     }
 
     fn text_of(&self, key: &str) -> String {
-        let content: String = self
-            .v
-            .db()
-            .query_row(
-                "SELECT c.content_json FROM object_content c JOIN data_objects o ON o.id = c.object_id WHERE o.file_path = ?1",
-                [key],
-                |r| r.get(0),
-            )
-            .unwrap();
-        serde_json::from_str::<serde_json::Value>(&content).unwrap()["text"]
-            .as_str()
-            .unwrap()
-            .to_string()
+        self.v.content(key)["text"].as_str().unwrap().to_string()
     }
 
     /// After a save, a later unrelated change marks the end: everything the

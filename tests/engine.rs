@@ -15,28 +15,6 @@ fn engine(v: &TestVault) -> Engine {
     Engine::init(v.path()).unwrap()
 }
 
-fn id_of(v: &TestVault, key: &str) -> i64 {
-    v.db()
-        .query_row(
-            "SELECT id FROM data_objects WHERE file_path = ?1",
-            [key],
-            |r| r.get(0),
-        )
-        .unwrap()
-}
-
-fn content(v: &TestVault, key: &str) -> Value {
-    let text: String = v
-        .db()
-        .query_row(
-            "SELECT c.content_json FROM object_content c JOIN data_objects o ON o.id = c.object_id WHERE o.file_path = ?1",
-            [key],
-            |r| r.get(0),
-        )
-        .unwrap();
-    serde_json::from_str(&text).unwrap()
-}
-
 fn problems(v: &TestVault) -> Vec<(String, String, String)> {
     let conn = v.db();
     let mut stmt = conn
@@ -97,12 +75,12 @@ fn the_three_file_forms_become_objects_with_keys() {
             "todos.json#x"
         ]
     );
-    let note = content(&v, "notes/daily/2025-01-15.md");
+    let note = v.content("notes/daily/2025-01-15.md");
     assert_eq!(note["title"], "Standup");
     assert_eq!(note["tags"], json!(["a", "b"]));
     assert_eq!(note["body"], "# Standup\n\ntext\n");
-    assert_eq!(content(&v, "notes/plain.md")["title"], "plain");
-    assert_eq!(content(&v, "todos.json#x")["text"], "three");
+    assert_eq!(v.content("notes/plain.md")["title"], "plain");
+    assert_eq!(v.content("todos.json#x")["text"], "three");
     let source: String = v
         .db()
         .query_row(
@@ -121,7 +99,7 @@ fn keys_survive_reordering_other_edits_restarts_and_rebuilds() {
     let mut e = engine(&v);
     e.reconcile().unwrap();
     share_ai(&mut e, "todos.json#2");
-    let id2 = id_of(&v, "todos.json#2");
+    let id2 = v.row_id("todos.json#2");
 
     // Reorder and edit another item.
     v.write(
@@ -132,15 +110,15 @@ fn keys_survive_reordering_other_edits_restarts_and_rebuilds() {
             {"id":1,"text":"one, edited","completed":true}]}"#,
     );
     e.reconcile().unwrap();
-    assert_eq!(id_of(&v, "todos.json#2"), id2);
-    assert_eq!(content(&v, "todos.json#1")["text"], "one, edited");
+    assert_eq!(v.row_id("todos.json#2"), id2);
+    assert_eq!(v.content("todos.json#1")["text"], "one, edited");
     assert!(e.get_permissions("todos.json#2").unwrap().share_with_ai);
 
     // Restart.
     drop(e);
     let mut e = Engine::open(v.path()).unwrap();
     e.reconcile().unwrap();
-    assert_eq!(id_of(&v, "todos.json#2"), id2);
+    assert_eq!(v.row_id("todos.json#2"), id2);
 
     // Rebuild: the same keys and the same grant come back from the files.
     drop(e);
@@ -165,8 +143,8 @@ fn an_offline_move_keeps_identity_and_permissions() {
     e.reconcile().unwrap();
     share_ai(&mut e, "todos.json#1");
     share_ai(&mut e, "notes/a.md");
-    let id1 = id_of(&v, "todos.json#1");
-    let id_note = id_of(&v, "notes/a.md");
+    let id1 = v.row_id("todos.json#1");
+    let id_note = v.row_id("notes/a.md");
 
     std::fs::create_dir_all(v.abs("archive")).unwrap();
     std::fs::rename(v.abs("todos.json"), v.abs("archive/old-todos.json")).unwrap();
@@ -177,8 +155,8 @@ fn an_offline_move_keeps_identity_and_permissions() {
         report.objects_removed.is_empty() && report.objects_added.is_empty(),
         "{report:?}"
     );
-    assert_eq!(id_of(&v, "archive/old-todos.json#1"), id1);
-    assert_eq!(id_of(&v, "papers/a.md"), id_note);
+    assert_eq!(v.row_id("archive/old-todos.json#1"), id1);
+    assert_eq!(v.row_id("papers/a.md"), id_note);
     assert!(
         e.get_permissions("archive/old-todos.json#1")
             .unwrap()
@@ -432,7 +410,7 @@ fn write_back_keeps_other_items_key_order_and_indent() {
         "the other item keeps its key order"
     );
     assert_eq!(
-        content(&v, "todos.json#1")["text"],
+        v.content("todos.json#1")["text"],
         "ONE",
         "the DB follows in the same operation"
     );
@@ -452,7 +430,7 @@ fn write_back_keeps_other_items_key_order_and_indent() {
         .save_object("core.todo", json!({"text": "three"}), None, Source::App)
         .unwrap();
     assert_eq!(key, "todos.json#3");
-    let added = content(&v, "todos.json#3");
+    let added = v.content("todos.json#3");
     assert!(added["created_at"].is_string() && added["updated_at"].is_string());
 
     // A write that fails validation leaves the file untouched.
@@ -537,7 +515,7 @@ fn notes_are_written_back_as_markdown_keeping_front_matter() {
     let mut e = engine(&v);
     e.reconcile().unwrap();
     let key = "notes/projects/me-nexus.md";
-    let mut note = content(&v, key);
+    let mut note = v.content(key);
     note["body"] = json!("# Me-Nexus\n\nRewritten.\n");
     e.save_object("core.note", note, Some(key), Source::App)
         .unwrap();
@@ -556,7 +534,7 @@ fn notes_are_written_back_as_markdown_keeping_front_matter() {
         .unwrap();
     assert_eq!(new_key, "notes/trip-ideas.md");
     assert_eq!(v.read("notes/trip-ideas.md"), "# Trip ideas\n\nGo north.\n");
-    assert_eq!(content(&v, &new_key)["title"], "Trip ideas");
+    assert_eq!(v.content(&new_key)["title"], "Trip ideas");
 
     // Deleting a whole-file object keeps a copy in the trash.
     e.delete_object(&new_key, Source::App).unwrap();

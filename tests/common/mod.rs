@@ -95,6 +95,31 @@ impl TestVault {
         conn
     }
 
+    /// The indexed content of object `key`.
+    pub fn content(&self, key: &str) -> serde_json::Value {
+        let text: String = self
+            .db()
+            .query_row(
+                "SELECT c.content_json FROM object_content c JOIN data_objects o ON o.id = c.object_id
+                 WHERE o.file_path = ?1",
+                [key],
+                |r| r.get(0),
+            )
+            .unwrap();
+        serde_json::from_str(&text).unwrap()
+    }
+
+    /// The row id of object `key` (its identity in the index).
+    pub fn row_id(&self, key: &str) -> i64 {
+        self.db()
+            .query_row(
+                "SELECT id FROM data_objects WHERE file_path = ?1",
+                [key],
+                |r| r.get(0),
+            )
+            .unwrap()
+    }
+
     /// One integer from a query.
     pub fn count(&self, sql: &str) -> i64 {
         self.db().query_row(sql, [], |r| r.get(0)).unwrap()
