@@ -281,6 +281,7 @@ impl Engine {
             .filter_map(|p| db::files::get(&self.conn, p).transpose())
             .collect::<Result<_>>()?;
         let mut renamed_away = HashSet::new();
+        let mut renamed_to = HashSet::new();
         if !gone_rows.is_empty() {
             let renames = self.match_renames(&gone_rows, &to_read);
             if !renames.is_empty() {
@@ -299,6 +300,7 @@ impl Engine {
                         report.objects_moved.push((old, new));
                     }
                     renamed_away.insert(from.clone());
+                    renamed_to.insert(to.clone());
                 }
                 tx.commit()?;
                 self.audit.record(&audit)?;
@@ -313,8 +315,14 @@ impl Engine {
         }
         for chunk in to_read.chunks(FILES_PER_TRANSACTION) {
             let mut pending = Vec::with_capacity(chunk.len());
-            for (file, _) in chunk {
-                let row = db::files::get(&self.conn, &file.rel)?;
+            for (file, row) in chunk {
+                // A rename target got its row in step 3; the others keep
+                // the one step 2 looked up.
+                let row = if renamed_to.contains(&file.rel) {
+                    db::files::get(&self.conn, &file.rel)?
+                } else {
+                    row.clone()
+                };
                 if let Some(p) =
                     self.read_file(file, row.as_ref(), plan.forced.contains(&file.rel))?
                 {
