@@ -14,7 +14,7 @@ use rusqlite::Connection;
 use crate::error::Result;
 
 /// The newest schema version.
-pub const LATEST: i64 = 4;
+pub const LATEST: i64 = 5;
 
 const V1: &str = "
 CREATE TABLE IF NOT EXISTS schemas (
@@ -163,7 +163,16 @@ CREATE INDEX IF NOT EXISTS idx_permissions_not_default ON object_permissions(obj
     WHERE share_with_ai OR share_with_cloud OR read_only OR expires_at IS NOT NULL;
 ";
 
-const MIGRATIONS: [&str; 4] = [V1, V2, V3, V4];
+/// Version 5: the grid's sort orders as index keys, so that a page of the
+/// grid sorted by title or expiry is a keyset read of an index (see
+/// `query::page`). The other sort columns already have theirs.
+const V5: &str = "
+CREATE INDEX IF NOT EXISTS idx_data_objects_title ON data_objects(title COLLATE NOCASE);
+CREATE INDEX IF NOT EXISTS idx_permissions_expires_sort
+    ON object_permissions(ifnull(expires_unix, 9223372036854775807));
+";
+
+const MIGRATIONS: [&str; 5] = [V1, V2, V3, V4, V5];
 
 /// Brings the database to [`LATEST`], one version per transaction.
 pub fn migrate(conn: &Connection) -> Result<()> {

@@ -118,7 +118,12 @@ pub struct ObjectDetail {
     pub audit: Vec<AuditEntry>,
 }
 
-fn where_clause(query: &GridQuery, now_unix: i64) -> (String, Vec<rusqlite::types::Value>) {
+/// The `WHERE` clause of `query`'s filters (aliases `o`, `s`, `p`) and its
+/// arguments.
+pub(crate) fn where_clause(
+    query: &GridQuery,
+    now_unix: i64,
+) -> (String, Vec<rusqlite::types::Value>) {
     use rusqlite::types::Value as V;
     let mut conditions = Vec::new();
     let mut args = Vec::new();
@@ -205,26 +210,33 @@ pub fn rows_by_ids(conn: &Connection, ids: &[i64]) -> Result<Vec<GridRow>> {
     )?;
     let mut rows = Vec::with_capacity(ids.len());
     for id in ids {
-        let row = stmt.query_row([id], |r| {
-            let permissions = db::permissions::permissions_from_row(r, 6)?;
-            Ok(GridRow {
-                id: r.get(0)?,
-                key: r.get(1)?,
-                schema_name: r.get(2)?,
-                title: r.get(3)?,
-                file_path: r.get(4)?,
-                updated_at: r.get(5)?,
-                expired: permissions.is_expired_at(now),
-                permissions,
-            })
-        });
-        match row {
+        match stmt.query_row([id], |r| row_from(r, now)) {
             Ok(row) => rows.push(row),
             Err(rusqlite::Error::QueryReturnedNoRows) => {}
             Err(e) => return Err(e.into()),
         }
     }
     Ok(rows)
+}
+
+/// A grid row from the columns `o.id, o.file_path, s.schema_name, o.title,
+/// o.source_path, o.updated_at` and the four permission columns, in that
+/// order.
+pub(crate) fn row_from(
+    r: &rusqlite::Row<'_>,
+    now: chrono::DateTime<Utc>,
+) -> rusqlite::Result<GridRow> {
+    let permissions = db::permissions::permissions_from_row(r, 6)?;
+    Ok(GridRow {
+        id: r.get(0)?,
+        key: r.get(1)?,
+        schema_name: r.get(2)?,
+        title: r.get(3)?,
+        file_path: r.get(4)?,
+        updated_at: r.get(5)?,
+        expired: permissions.is_expired_at(now),
+        permissions,
+    })
 }
 
 /// The detail of object `key`, or `None` if it is gone.

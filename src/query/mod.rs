@@ -2,11 +2,12 @@
 //! detail panel, problem and audit lists), and a reader thread that answers
 //! them off the UI thread with its own read connection.
 //!
-//! The grid is virtualised: a query returns only the ordered row ids that
-//! match the filter (8 bytes per object), and rows are fetched in pages for
-//! the part of the grid on screen.
+//! The grid is virtualised: it holds the count of matching rows and the
+//! pages of rows on screen, fetched by keyset (see [`page`]).
 
 pub mod grid;
+pub mod page;
+pub mod pager;
 pub mod reader;
 
 pub use grid::{GridQuery, GridRow, ObjectDetail, PermissionFilter, SortColumn};

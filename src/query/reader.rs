@@ -12,27 +12,42 @@ use crate::audit::{AuditEntry, AuditLog};
 use crate::db::problems::Problem;
 use crate::db::stats::PermissionStats;
 use crate::error::{NexusError, Result};
-use crate::query::grid::{self, GridQuery, GridRow, ObjectDetail};
+use crate::query::grid::{self, GridQuery, ObjectDetail};
+use crate::query::page::{self, Anchors, Cursor, GridPage, PAGE_ROWS};
 use crate::sync::service::Waker;
 use crate::vault::Vault;
 
 /// A question for the reader.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum ReadRequest {
-    /// The ids matching a grid query; `generation` is echoed back so that
-    /// stale answers can be dropped.
-    Ids {
+    /// How many rows match a grid query. `generation` is echoed back so
+    /// that stale answers can be dropped; a newer generation makes the
+    /// reader skip older grid requests still waiting.
+    Count {
         /// Echoed back.
         generation: u64,
         /// The query.
         query: GridQuery,
     },
-    /// Rows by id.
-    Rows {
+    /// Page `page` of a grid query, read after cursor `after`.
+    Page {
         /// Echoed back.
         generation: u64,
-        /// The ids.
-        ids: Vec<i64>,
+        /// The query.
+        query: GridQuery,
+        /// The page number, echoed back.
+        page: usize,
+        /// Where the page starts (`None`: the first page).
+        after: Option<Cursor>,
+    },
+    /// Walk the query's sort order for page boundaries, in chunks between
+    /// other requests; found boundaries arrive as [`ReadReply::Anchors`].
+    /// Replaces any walk under way.
+    Anchors {
+        /// Echoed back.
+        generation: u64,
+        /// The query.
+        query: GridQuery,
     },
     /// One object's detail.
     Detail {
@@ -56,19 +71,32 @@ pub enum ReadRequest {
 /// An answer from the reader.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ReadReply {
-    /// Matching ids.
-    Ids {
+    /// How many rows match.
+    Count {
         /// From the request.
         generation: u64,
-        /// The ids, in order.
-        ids: Vec<i64>,
+        /// The count.
+        count: usize,
     },
-    /// Rows.
-    Rows {
+    /// A page of rows.
+    Page {
         /// From the request.
         generation: u64,
-        /// The rows.
-        rows: Vec<GridRow>,
+        /// From the request.
+        page: usize,
+        /// The rows and the cursor after them.
+        rows: GridPage,
+    },
+    /// More page boundaries of a walk.
+    Anchors {
+        /// From the request.
+        generation: u64,
+        /// The boundaries found since the last reply, in order.
+        cursors: Vec<Cursor>,
+        /// Rows walked so far.
+        rows: usize,
+        /// Whether the walk is over (`rows` is then the exact count).
+        done: bool,
     },
     /// A detail (`None` if the object is gone).
     Detail {
@@ -136,30 +164,15 @@ pub fn spawn_reader(vault: &Vault, waker: Option<Waker>) -> Result<ReaderHandle>
     let thread = std::thread::Builder::new()
         .name("me-nexus-reader".into())
         .spawn(move || {
-            while let Ok(first) = request_rx.recv() {
-                // Answer only the newest of several waiting id queries.
-                let mut batch = vec![first];
-                batch.extend(request_rx.try_iter());
-                let newest_ids = batch
-                    .iter()
-                    .rposition(|r| matches!(r, ReadRequest::Ids { .. }));
-                for (index, request) in batch.into_iter().enumerate() {
-                    if matches!(request, ReadRequest::Ids { .. }) && Some(index) != newest_ids {
-                        continue;
-                    }
-                    if request == ReadRequest::Shutdown {
-                        return;
-                    }
-                    let reply = answer(&conn, &audit, request)
-                        .unwrap_or_else(|e| ReadReply::Error(e.to_string()));
-                    if reply_tx.send(reply).is_err() {
-                        return;
-                    }
-                    if let Some(waker) = &waker {
-                        waker();
-                    }
-                }
-            }
+            let mut reader = Reader {
+                conn,
+                audit,
+                replies: reply_tx,
+                waker,
+                newest_generation: 0,
+                walk: None,
+            };
+            reader.run(&request_rx);
         })
         .map_err(|e| NexusError::Sync(format!("cannot start the reader thread: {e}")))?;
     Ok(ReaderHandle {
@@ -178,16 +191,153 @@ fn open_read_only(path: &Path) -> Result<Connection> {
     Ok(conn)
 }
 
+/// Rows walked per chunk of an anchor walk: about 10 ms of work, so that
+/// page requests wait at most that long behind a walk.
+const WALK_CHUNK_ROWS: usize = 50 * PAGE_ROWS;
+
+/// A walk for page boundaries under way.
+struct Walk {
+    generation: u64,
+    query: GridQuery,
+    anchors: Anchors,
+}
+
+/// The reader thread's state.
+struct Reader {
+    conn: Connection,
+    audit: AuditLog,
+    replies: Sender<ReadReply>,
+    waker: Option<Waker>,
+    /// The newest grid generation asked about: older grid requests are
+    /// skipped, their answers would be dropped anyway.
+    newest_generation: u64,
+    walk: Option<Walk>,
+}
+
+impl Reader {
+    fn run(&mut self, requests: &Receiver<ReadRequest>) {
+        loop {
+            // With a walk under way, requests go first and the walk goes on
+            // when none is waiting.
+            let first = if self.walk.is_some() {
+                match requests.try_recv() {
+                    Ok(request) => request,
+                    Err(crossbeam_channel::TryRecvError::Empty) => {
+                        if !self.walk_chunk() {
+                            return;
+                        }
+                        continue;
+                    }
+                    Err(crossbeam_channel::TryRecvError::Disconnected) => return,
+                }
+            } else {
+                match requests.recv() {
+                    Ok(request) => request,
+                    Err(_) => return,
+                }
+            };
+            let mut batch = vec![first];
+            batch.extend(requests.try_iter());
+            for request in &batch {
+                if let ReadRequest::Count { generation, .. }
+                | ReadRequest::Page { generation, .. }
+                | ReadRequest::Anchors { generation, .. } = request
+                {
+                    self.newest_generation = self.newest_generation.max(*generation);
+                }
+            }
+            for request in batch {
+                if !self.handle(request) {
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Answers one request; `false` when the thread should stop.
+    fn handle(&mut self, request: ReadRequest) -> bool {
+        let reply = match request {
+            ReadRequest::Shutdown => return false,
+            ReadRequest::Count { generation, .. }
+            | ReadRequest::Page { generation, .. }
+            | ReadRequest::Anchors { generation, .. }
+                if generation < self.newest_generation =>
+            {
+                return true;
+            }
+            ReadRequest::Anchors { generation, query } => {
+                self.walk = Some(Walk {
+                    generation,
+                    query,
+                    anchors: Anchors::default(),
+                });
+                return true;
+            }
+            request => answer(&self.conn, &self.audit, request)
+                .unwrap_or_else(|e| ReadReply::Error(e.to_string())),
+        };
+        self.send(reply)
+    }
+
+    /// Walks one chunk; `false` when the client is gone.
+    fn walk_chunk(&mut self) -> bool {
+        let Some(walk) = &mut self.walk else {
+            return true;
+        };
+        if walk.generation < self.newest_generation {
+            self.walk = None;
+            return true;
+        }
+        let before = walk.anchors.cursors.len();
+        let reply =
+            match page::walk_anchors(&self.conn, &walk.query, &mut walk.anchors, WALK_CHUNK_ROWS) {
+                Ok(()) => ReadReply::Anchors {
+                    generation: walk.generation,
+                    cursors: walk.anchors.cursors[before..].to_vec(),
+                    rows: walk.anchors.rows,
+                    done: walk.anchors.done,
+                },
+                Err(e) => {
+                    walk.anchors.done = true;
+                    ReadReply::Error(e.to_string())
+                }
+            };
+        if walk.anchors.done {
+            self.walk = None;
+        }
+        self.send(reply)
+    }
+
+    fn send(&self, reply: ReadReply) -> bool {
+        if self.replies.send(reply).is_err() {
+            return false;
+        }
+        if let Some(waker) = &self.waker {
+            waker();
+        }
+        true
+    }
+}
+
 fn answer(conn: &Connection, audit: &AuditLog, request: ReadRequest) -> Result<ReadReply> {
     Ok(match request {
-        ReadRequest::Ids { generation, query } => ReadReply::Ids {
+        ReadRequest::Count { generation, query } => ReadReply::Count {
             generation,
-            ids: grid::query_ids(conn, &query)?,
+            count: page::count(conn, &query)?,
         },
-        ReadRequest::Rows { generation, ids } => ReadReply::Rows {
+        ReadRequest::Page {
             generation,
-            rows: grid::rows_by_ids(conn, &ids)?,
+            query,
+            page,
+            after,
+        } => ReadReply::Page {
+            generation,
+            page,
+            rows: page::page_after(conn, &query, after.as_ref(), PAGE_ROWS)?,
         },
+        ReadRequest::Anchors { .. } | ReadRequest::Shutdown => {
+            ReadReply::Error("not a question".into())
+        }
         ReadRequest::Detail { key } => ReadReply::Detail {
             detail: grid::object_detail(conn, audit, &key)?.map(Box::new),
             key,
@@ -205,6 +355,5 @@ fn answer(conn: &Connection, audit: &AuditLog, request: ReadRequest) -> Result<R
                 .collect(),
         ),
         ReadRequest::Conflicts => ReadReply::Conflicts(crate::sync::conflicts::list(conn, false)?),
-        ReadRequest::Shutdown => ReadReply::Error("shut down".into()),
     })
 }

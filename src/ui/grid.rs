@@ -78,8 +78,8 @@ pub fn filters_ui(ui: &mut egui::Ui, view: &mut VaultView, id_salt: &str) {
                     ui.selectable_value(&mut query.permissions, filter, text);
                 }
             });
-        match &view.ids {
-            Some(ids) => ui.label(format!("{} objects", ids.len())),
+        match view.grid.total() {
+            Some(total) => ui.label(format!("{total} objects")),
             None => ui.spinner(),
         };
     });
@@ -95,7 +95,7 @@ enum RowAction {
 /// Draws the grid. `id_salt` keeps two grids (main window and settings)
 /// apart.
 pub fn object_grid_ui(ui: &mut egui::Ui, view: &mut VaultView, id_salt: &str) {
-    let Some(ids) = view.ids.clone() else {
+    let Some(total) = view.grid.total() else {
         ui.horizontal(|ui| {
             ui.spinner();
             ui.label("Loading objects…");
@@ -103,12 +103,12 @@ pub fn object_grid_ui(ui: &mut egui::Ui, view: &mut VaultView, id_salt: &str) {
         return;
     };
     let mut actions = Vec::new();
-    let mut visible = Vec::new();
+    // The rows on screen, to fetch the pages they need.
+    let mut visible: Option<std::ops::Range<usize>> = None;
     let selected_index = if view.scroll_to_selection {
-        view.selected.as_ref().and_then(|key| {
-            ids.iter()
-                .position(|id| view.rows.get(id).is_some_and(|r| &r.key == key))
-        })
+        view.selected
+            .as_deref()
+            .and_then(|key| view.grid.position_of(key))
     } else {
         None
     };
@@ -156,12 +156,15 @@ pub fn object_grid_ui(ui: &mut egui::Ui, view: &mut VaultView, id_salt: &str) {
             }
         })
         .body(|body| {
-            body.rows(ROW_HEIGHT, ids.len(), |mut row| {
-                let id = ids[row.index()];
-                visible.push(id);
-                let Some(data) = view.rows.get(&id) else {
+            body.rows(ROW_HEIGHT, total, |mut row| {
+                let index = row.index();
+                visible = Some(match visible.take() {
+                    Some(range) => range.start.min(index)..range.end.max(index + 1),
+                    None => index..index + 1,
+                });
+                let Some(data) = view.grid.row_at(index) else {
                     row.col(|ui| {
-                        ui.label(id.to_string());
+                        ui.weak("…");
                     });
                     row.col(|ui| {
                         ui.weak("…");
@@ -245,7 +248,9 @@ pub fn object_grid_ui(ui: &mut egui::Ui, view: &mut VaultView, id_salt: &str) {
                 }
             });
         });
-    view.request_rows(&visible);
+    if let Some(range) = visible {
+        view.request_rows(range);
+    }
     for action in actions {
         match action {
             RowAction::Select(key) => view.select(Some(key)),

@@ -67,7 +67,7 @@ fn permissions_tab(ui: &mut egui::Ui, view: &mut VaultView) {
     stats_cards::stats_cards_ui(ui, &view.stats);
     ui.separator();
     grid::filters_ui(ui, view, "settings-grid");
-    let count = view.ids.as_ref().map_or(0, |ids| ids.len());
+    let count = view.grid.total().unwrap_or(0);
     ui.horizontal_wrapped(|ui| {
         ui.label(format!("Bulk actions on the {count} filtered objects:"));
         let actions = [
@@ -127,7 +127,7 @@ fn confirm_bulk_ui(ctx: &egui::Context, view: &mut VaultView) {
     let Some((text, c)) = view.pending_bulk.clone() else {
         return;
     };
-    let count = view.ids.as_ref().map_or(0, |ids| ids.len());
+    let count = view.grid.total().unwrap_or(0);
     egui::Modal::new(egui::Id::unique("confirm-bulk")).show(ctx, |ui| {
         ui.label(format!("{text} for {count} objects?"));
         ui.horizontal(|ui| {

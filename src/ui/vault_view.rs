@@ -3,7 +3,7 @@
 //! answers). `logic` drains both and never blocks; the `*_ui` functions in
 //! the other files draw from this state and turn clicks into commands.
 
-use std::collections::{HashMap, HashSet};
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -15,16 +15,12 @@ use crate::db::problems::Problem;
 use crate::db::stats::PermissionStats;
 use crate::error::Result as NexusResult;
 use crate::permissions::model::PermissionChange;
-use crate::query::{
-    GridQuery, GridRow, ObjectDetail, ReadReply, ReadRequest, ReaderHandle, spawn_reader,
-};
+use crate::query::pager::Pager;
+use crate::query::{GridQuery, ObjectDetail, ReadReply, ReadRequest, ReaderHandle, spawn_reader};
 use crate::sync::permissions_sync::{PermissionTarget, PermissionUpdate};
 use crate::sync::{SyncCommand, SyncEvent, SyncHandle, SyncState, SyncStatus, spawn_sync_service};
 use crate::ui::form::FormState;
 use crate::ui::toasts::Toasts;
-
-/// Rows fetched per request while scrolling.
-pub const ROWS_PER_PAGE: usize = 100;
 
 /// An open vault.
 pub struct VaultView {
@@ -46,12 +42,8 @@ pub struct VaultView {
     /// The grid's filter and sort.
     pub query: GridQuery,
     generation: u64,
-    /// Ids of the rows that match, in order (`None` until the first answer).
-    /// Shared, so that drawing a frame never copies a million ids.
-    pub ids: Option<Arc<Vec<i64>>>,
-    /// Rows fetched so far, by id.
-    pub rows: HashMap<i64, GridRow>,
-    requested: HashSet<i64>,
+    /// The grid's count, pages and page boundaries.
+    pub grid: Pager,
     /// The selected object.
     pub selected: Option<String>,
     /// Its detail, once the reader answered.
@@ -125,9 +117,7 @@ impl VaultView {
             progress: None,
             query: GridQuery::default(),
             generation: 0,
-            ids: None,
-            rows: HashMap::new(),
-            requested: HashSet::new(),
+            grid: Pager::default(),
             selected: None,
             detail: None,
             editor: None,
@@ -144,7 +134,7 @@ impl VaultView {
             scroll_to_selection: false,
             toasts: Toasts::default(),
         };
-        view.refresh();
+        view.refresh(true);
         Ok(view)
     }
 
@@ -177,21 +167,23 @@ impl VaultView {
             }
         }
         if refresh {
-            self.refresh();
+            self.refresh(false);
         }
         let replies: Vec<ReadReply> = self.reader.replies().try_iter().collect();
         for reply in replies {
             match reply {
-                ReadReply::Ids { generation, ids } if generation == self.generation => {
-                    self.ids = Some(Arc::new(ids));
-                }
-                ReadReply::Rows { generation, rows } if generation == self.generation => {
-                    for row in rows {
-                        self.requested.remove(&row.id);
-                        self.rows.insert(row.id, row);
-                    }
-                }
-                ReadReply::Ids { .. } | ReadReply::Rows { .. } => {}
+                ReadReply::Count { generation, count } => self.grid.on_count(generation, count),
+                ReadReply::Page {
+                    generation,
+                    page,
+                    rows,
+                } => self.grid.on_page(generation, page, rows),
+                ReadReply::Anchors {
+                    generation,
+                    cursors,
+                    rows,
+                    done,
+                } => self.grid.on_anchors(generation, cursors, rows, done),
                 ReadReply::Detail { key, detail } => {
                     if self.selected.as_deref() == Some(key.as_str()) {
                         self.detail = detail.map(|d| *d);
@@ -226,15 +218,24 @@ impl VaultView {
         }
     }
 
-    /// Asks the reader for everything the window shows, afresh.
-    pub fn refresh(&mut self) {
+    /// Asks the reader for everything the window shows, afresh: after a
+    /// data change the grid keeps showing its rows until fresh ones come;
+    /// after a new query (`query_changed`) it starts over.
+    pub fn refresh(&mut self, query_changed: bool) {
         self.generation += 1;
-        self.rows.clear();
-        self.requested.clear();
-        self.reader.request(ReadRequest::Ids {
-            generation: self.generation,
-            query: self.query.clone(),
-        });
+        self.grid.restart(self.generation, query_changed);
+        for request in [
+            ReadRequest::Count {
+                generation: self.generation,
+                query: self.query.clone(),
+            },
+            ReadRequest::Anchors {
+                generation: self.generation,
+                query: self.query.clone(),
+            },
+        ] {
+            self.reader.request(request);
+        }
         self.reader.request(ReadRequest::Stats);
         self.reader.request(ReadRequest::Schemas);
         if let Some(key) = &self.selected {
@@ -248,18 +249,15 @@ impl VaultView {
         }
     }
 
-    /// Asks for the rows `ids` that are neither loaded nor on their way.
-    pub fn request_rows(&mut self, ids: &[i64]) {
-        let missing: Vec<i64> = ids
-            .iter()
-            .copied()
-            .filter(|id| !self.rows.contains_key(id) && !self.requested.contains(id))
-            .collect();
-        for chunk in missing.chunks(ROWS_PER_PAGE) {
-            self.requested.extend(chunk.iter().copied());
-            self.reader.request(ReadRequest::Rows {
+    /// Asks for the pages of the rows `visible` that are neither fresh nor
+    /// on their way.
+    pub fn request_rows(&mut self, visible: Range<usize>) {
+        for (page, after) in self.grid.wanted(visible) {
+            self.reader.request(ReadRequest::Page {
                 generation: self.generation,
-                ids: chunk.to_vec(),
+                query: self.query.clone(),
+                page,
+                after,
             });
         }
     }
@@ -280,32 +278,30 @@ impl VaultView {
 
     /// Moves the selection by `delta` rows in the grid order.
     pub fn move_selection(&mut self, delta: isize) {
-        let Some(ids) = &self.ids else { return };
-        if ids.is_empty() {
+        let Some(total) = self.grid.total().filter(|t| *t > 0) else {
             return;
-        }
-        let current = self.selected.as_ref().and_then(|key| {
-            ids.iter()
-                .position(|id| self.rows.get(id).is_some_and(|r| &r.key == key))
-        });
+        };
+        let current = self
+            .selected
+            .as_deref()
+            .and_then(|key| self.grid.position_of(key));
         let next = match current {
-            Some(i) => i.saturating_add_signed(delta).min(ids.len() - 1),
+            Some(i) => i.saturating_add_signed(delta).min(total - 1),
             None => 0,
         };
-        let id = ids[next];
-        self.request_rows(&[id]);
-        if let Some(row) = self.rows.get(&id) {
+        self.request_rows(next..next + 1);
+        if let Some(row) = self.grid.row_at(next) {
             let key = row.key.clone();
             self.select(Some(key));
             self.scroll_to_selection = true;
         }
     }
 
-    /// Changes the filter or sort: a new id query.
+    /// Changes the filter or sort: the grid starts over.
     pub fn set_query(&mut self, query: GridQuery) {
         if self.query != query {
             self.query = query;
-            self.refresh();
+            self.refresh(true);
         }
     }
 
@@ -324,7 +320,7 @@ impl VaultView {
         // Shown at once, unless the vault is read-only (the command will be
         // refused with a message).
         if self.sync.is_some()
-            && let Some(row) = self.rows.values_mut().find(|r| r.key == key)
+            && let Some(row) = self.grid.rows_mut().find(|r| r.key == key)
         {
             row.permissions = change.apply(&row.permissions);
             row.expired = row.permissions.is_expired_at(chrono::Utc::now());
