@@ -9,7 +9,9 @@ fn bench_runs_and_writes_every_workload() {
     let dir = tempfile::tempdir().unwrap();
     let report = dir.path().join("B.md");
     let output = Command::new(env!("CARGO_BIN_EXE_me-nexus"))
-        .args(["bench", "--objects", "2000", "--out"])
+        // No forced overflow: it would lower a system-wide inotify limit
+        // under the tests running alongside.
+        .args(["bench", "--objects", "2000", "--no-overflow", "--out"])
         .arg(&report)
         .env("TMPDIR", dir.path())
         .output()

@@ -36,6 +36,8 @@ pub struct B1 {
     pub objects: usize,
     /// The figures.
     pub figures: Vec<Figure>,
+    /// The cold-index time (B3's overflow target).
+    pub elapsed: Duration,
 }
 
 /// Generates the vault under `scratch` and measures.
@@ -100,6 +102,7 @@ pub fn run(scratch: &Path, collection_objects: usize) -> Result<B1> {
         layout,
         objects: expected,
         figures,
+        elapsed,
     })
 }
 

@@ -27,6 +27,8 @@ use crate::query::grid::{GridQuery, SortColumn};
 use crate::query::page::{self, Anchors, PAGE_ROWS};
 use crate::sync::Engine;
 
+/// The folder of the vault, under the scratch folder (B5 opens it).
+pub const VAULT_DIR: &str = "b4-vault";
 /// Target for the stats.
 pub const TARGET_STATS: Duration = Duration::from_millis(1);
 /// Target for a grid page.
@@ -47,7 +49,7 @@ pub(crate) struct Expected {
 
 /// Generates the vault under `scratch` and measures.
 pub fn run(scratch: &Path, objects: usize) -> Result<Vec<Figure>> {
-    let vault_dir = scratch.join("b4-vault");
+    let vault_dir = scratch.join(VAULT_DIR);
     std::fs::create_dir_all(&vault_dir).map_err(|e| NexusError::io(&vault_dir, e))?;
     let engine = Engine::init(&vault_dir)?;
     let now = chrono::Utc::now().timestamp();

@@ -7,18 +7,26 @@
 //! One file per workload:
 //! - [`b1_cold_index`]: a whole vault indexed from an empty database;
 //! - [`b2_incremental`]: one edited file re-indexed;
+//! - [`b3_burst`]: every file rewritten at once under the sync service,
+//!   and again with a forced inotify overflow;
 //! - [`b4_queries`]: stats, a grid page and a filtered count at N objects;
+//! - [`b5_b8_window`]: the app's start, idle repaints and scrolling frames,
+//!   in the headless frame loop of [`headless`];
 //! - [`b6_memory`]: peak resident memory after B1;
 //! - [`b7_writeback`]: a permission toggle until it is durable.
 //!
-//! Like the rest of the engine, this module never imports a UI crate.
+//! The engine never imports egui; this suite does, in `headless` and
+//! `b5_b8_window` only, because B5 and B8 measure the window.
 
 pub mod b1_cold_index;
 pub mod b2_incremental;
+pub mod b3_burst;
 pub mod b4_queries;
+pub mod b5_b8_window;
 pub mod b6_memory;
 pub mod b7_writeback;
 pub mod data;
+pub mod headless;
 pub mod report;
 
 use std::io::Write;
@@ -34,6 +42,8 @@ pub struct BenchOptions {
     pub objects: usize,
     /// Where the Markdown report goes.
     pub out: PathBuf,
+    /// Whether B3 forces an inotify queue overflow.
+    pub forced_overflow: bool,
 }
 
 /// The B1 vault size at full scale.
@@ -135,6 +145,21 @@ pub fn run(options: &BenchOptions, out: &mut dyn Write) -> Result<Vec<Figure>> {
         b7_writeback::run(&b1.vault_dir, &b1.layout)?,
         out,
     );
+    emit(
+        &mut figures,
+        b3_burst::run(
+            &b1.vault_dir,
+            &b1.layout,
+            b1.elapsed,
+            options.forced_overflow,
+        )?,
+        out,
+    );
+    emit(
+        &mut figures,
+        b5_b8_window::start_and_idle(&b1.vault_dir, b1.objects, scratch.path())?,
+        out,
+    );
     // The B1 vault is not needed any more; free its disk space before B4.
     let _ = std::fs::remove_dir_all(&b1.vault_dir);
     emit(
@@ -142,7 +167,15 @@ pub fn run(options: &BenchOptions, out: &mut dyn Write) -> Result<Vec<Figure>> {
         b4_queries::run(scratch.path(), options.objects)?,
         out,
     );
-    emit(&mut figures, not_measured(), out);
+    emit(
+        &mut figures,
+        b5_b8_window::scrolling(
+            &scratch.path().join(b4_queries::VAULT_DIR),
+            options.objects,
+            scratch.path(),
+        )?,
+        out,
+    );
 
     let machine = report::Machine::detect(scratch.path());
     let text = report::markdown(&machine, options, b1_objects, &figures, started.elapsed());
@@ -157,31 +190,6 @@ pub fn run(options: &BenchOptions, out: &mut dyn Write) -> Result<Vec<Figure>> {
         started.elapsed().as_secs_f64()
     );
     Ok(figures)
-}
-
-fn not_measured() -> Vec<Figure> {
-    let none = |workload: &str, why: &str| Figure {
-        workload: workload.to_string(),
-        figure: format!("not measured yet ({why})"),
-        target: "-".into(),
-        floor: "-".into(),
-        ratio: "-".into(),
-        verdict: Verdict::NotMeasured,
-    };
-    vec![
-        none(
-            "B3 watcher latency",
-            "needs the sync service and a file event end to end; only the indexing part is measured, by B2",
-        ),
-        none(
-            "B5 window frame time",
-            "needs the egui window; this suite is headless and the engine modules do not import egui",
-        ),
-        none(
-            "B8 start",
-            "opening an indexed vault until the first frame needs the window; not written yet",
-        ),
-    ]
 }
 
 /// Durations sorted ascending, with percentiles.

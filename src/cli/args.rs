@@ -147,6 +147,10 @@ pub enum Command {
         /// Where the report goes.
         #[arg(long, default_value = "BENCHMARKS.md")]
         out: PathBuf,
+        /// Skip B3's forced inotify overflow, which lowers the system-wide
+        /// `fs.inotify.max_queued_events` for a moment (and needs root).
+        #[arg(long)]
+        no_overflow: bool,
     },
     /// Report what a folder would become as a vault (writes nothing).
     Info {

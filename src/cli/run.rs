@@ -1,6 +1,7 @@
 //! Runs one subcommand. Output goes to stdout; errors are returned to
 //! `main`, which prints one line and exits non-zero.
 
+use crate::bench::BenchOptions;
 use std::io::Write;
 use std::path::Path;
 
@@ -221,8 +222,19 @@ pub fn run(command: Command, out: &mut dyn Write) -> Result<ExitCode> {
                 say(out, &format!("dismissed conflict {id}"))?;
             }
         },
-        Command::Bench { objects, out: file } => {
-            return crate::cli::bench::bench(objects, file, out);
+        Command::Bench {
+            objects,
+            out: file,
+            no_overflow,
+        } => {
+            return crate::cli::bench::bench(
+                BenchOptions {
+                    objects,
+                    out: file,
+                    forced_overflow: !no_overflow,
+                },
+                out,
+            );
         }
         Command::Info { path } => {
             let info = check_directory_info(&path)?;

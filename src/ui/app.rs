@@ -61,7 +61,13 @@ impl MeNexusApp {
     /// Creates the app; reopens `options.open` or the last vault, else shows
     /// the picker.
     pub fn new(cc: &eframe::CreationContext<'_>, options: AppOptions) -> Self {
-        crate::ui::fonts::install(&cc.egui_ctx);
+        Self::with_context(&cc.egui_ctx, options)
+    }
+
+    /// [`MeNexusApp::new`] on a bare egui context, for a harness that runs
+    /// frames without a window (the benchmarks).
+    pub fn with_context(egui_ctx: &egui::Context, options: AppOptions) -> Self {
+        crate::ui::fonts::install(egui_ctx);
         let mut app = MeNexusApp {
             screen: Screen::Picker(PickerState::default()),
             toasts: Toasts::default(),
@@ -77,7 +83,7 @@ impl MeNexusApp {
         });
         app.screen = Screen::Picker(PickerState::new(app_config.recent_vaults));
         if let Some(path) = start {
-            app.start_opening(&cc.egui_ctx, path, false);
+            app.start_opening(egui_ctx, path, false);
         }
         app
     }
@@ -205,6 +211,17 @@ impl MeNexusApp {
 
 impl eframe::App for MeNexusApp {
     fn logic(&mut self, ctx: &egui::Context, _frame: &mut eframe::Frame) {
+        self.logic_step(ctx);
+    }
+
+    fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
+        self.draw(ui);
+    }
+}
+
+impl MeNexusApp {
+    /// Drains what the background threads sent. Never blocks.
+    pub fn logic_step(&mut self, ctx: &egui::Context) {
         let mut opened = None;
         match &mut self.screen {
             Screen::Picker(picker) => picker.logic(ctx),
@@ -232,7 +249,8 @@ impl eframe::App for MeNexusApp {
         }
     }
 
-    fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
+    /// Draws one frame from the state.
+    pub fn draw(&mut self, ui: &mut egui::Ui) {
         let ctx = ui.ctx().clone();
         let mut picker_action = None;
         let mut header_action = None;

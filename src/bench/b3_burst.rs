@@ -1,0 +1,239 @@
+//! B3, burst: the sync service watches the B1 vault (the real service
+//! thread with notify and its debouncer), every collection file is
+//! rewritten at once, and the figure is the time from the last write until
+//! the database holds every new version. Then every file's hash in the
+//! index is checked against its bytes: zero misses.
+//!
+//! The second run forces an inotify queue overflow: the service starts
+//! while `/proc/sys/fs/inotify/max_queued_events` is lowered to 16 (read by
+//! the kernel when the watcher is created, restored right after), so the
+//! burst overflows the queue, notify reports a Rescan, and the service must
+//! recover with a full reconcile. Its target is the cold-index time of B1.
+//! Lowering the limit needs root; without it the second run is reported as
+//! not measured.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::Receiver;
+use rusqlite::{Connection, OpenFlags};
+
+use crate::bench::data::{self, Layout};
+use crate::bench::{Figure, Verdict, ms, ratio};
+use crate::error::{IoContext, NexusError, Result};
+use crate::sync::{SyncEvent, SyncHandle, SyncState, spawn_sync_service};
+
+/// Target from the last write until the DB equals the files.
+pub const TARGET: Duration = Duration::from_millis(1500);
+/// Give up waiting after this long.
+const DEADLINE: Duration = Duration::from_secs(300);
+const MAX_QUEUED_EVENTS: &str = "/proc/sys/fs/inotify/max_queued_events";
+
+/// Runs both bursts on the indexed vault at `vault_dir`; `cold_index` is
+/// B1's time, the overflow run's target.
+pub fn run(
+    vault_dir: &Path,
+    layout: &Layout,
+    cold_index: Duration,
+    forced_overflow: bool,
+) -> Result<Vec<Figure>> {
+    let mut figures = Vec::new();
+    let plain = burst(vault_dir, layout, 1_001, None)?;
+    figures.push(Figure {
+        workload: "B3 burst".into(),
+        figure: format!(
+            "DB equal to the files {} after the last of {} file writes ({} writing them; \
+             the DB polled every {}; {} of {} files with the right hash in the index; \
+             debounce {} ms included)",
+            ms(plain.settled),
+            layout.files,
+            ms(plain.writing),
+            ms(plain.poll),
+            plain.matching,
+            layout.files,
+            plain.debounce_ms,
+        ),
+        target: format!("≤{} and zero misses", ms(TARGET)),
+        floor: "-".into(),
+        ratio: format!("{} target", ratio(plain.settled, TARGET)),
+        verdict: Verdict::of(plain.settled <= TARGET && plain.matching == layout.files),
+    });
+    let overflow = match std::fs::read_to_string(MAX_QUEUED_EVENTS) {
+        _ if !forced_overflow => Err(NexusError::InvalidInput(
+            "skipped with --no-overflow".into(),
+        )),
+        Ok(original) => burst(vault_dir, layout, 1_002, Some(original.trim().to_string())),
+        Err(e) => Err(NexusError::io(Path::new(MAX_QUEUED_EVENTS), e)),
+    };
+    figures.push(match overflow {
+        Ok(run) => Figure {
+            workload: "B3 burst with a forced overflow".into(),
+            figure: format!(
+                "DB equal to the files {} after the last write (queue limit 16 events; \
+                 full reconcile seen: {}; {} of {} files with the right hash)",
+                ms(run.settled),
+                if run.full_reconcile { "yes" } else { "no" },
+                run.matching,
+                layout.files
+            ),
+            target: format!("≤ cold-index time ({})", ms(cold_index)),
+            floor: "-".into(),
+            ratio: format!("{} target", ratio(run.settled, cold_index)),
+            verdict: Verdict::of(
+                run.settled <= cold_index && run.matching == layout.files && run.full_reconcile,
+            ),
+        },
+        Err(e) => Figure {
+            workload: "B3 burst with a forced overflow".into(),
+            figure: format!("not measured ({e})"),
+            target: "-".into(),
+            floor: "-".into(),
+            ratio: "-".into(),
+            verdict: Verdict::NotMeasured,
+        },
+    });
+    Ok(figures)
+}
+
+struct Burst {
+    writing: Duration,
+    settled: Duration,
+    poll: Duration,
+    matching: usize,
+    full_reconcile: bool,
+    debounce_ms: u64,
+}
+
+/// Starts the service (with the queue limit lowered to 16 while its
+/// watcher is created, when `restore_limit` holds the value to put back),
+/// rewrites every collection file with edit `edit` and waits.
+fn burst(
+    vault_dir: &Path,
+    layout: &Layout,
+    edit: usize,
+    restore_limit: Option<String>,
+) -> Result<Burst> {
+    if restore_limit.is_some() {
+        std::fs::write(MAX_QUEUED_EVENTS, "16").with_path(Path::new(MAX_QUEUED_EVENTS))?;
+    }
+    let service = spawn_sync_service(vault_dir, None);
+    let watching = service
+        .as_ref()
+        .map_err(|e| NexusError::Sync(e.to_string()))
+        .and_then(|s| wait_watching(s.events()));
+    if let Some(original) = &restore_limit {
+        std::fs::write(MAX_QUEUED_EVENTS, original).with_path(Path::new(MAX_QUEUED_EVENTS))?;
+    }
+    let service: SyncHandle = service?;
+    watching?;
+    let vault = crate::vault::Vault::open(vault_dir)?;
+    let debounce_ms = vault.config().settings.debounce_ms;
+    let db_path = vault.db_path();
+    drop(vault);
+
+    let started = Instant::now();
+    for n in 0..layout.files {
+        let path = vault_dir.join(layout.file_rel(n));
+        std::fs::write(&path, data::collection_bytes(n, Some(edit))).with_path(&path)?;
+    }
+    let last_write = Instant::now();
+    let writing = last_write - started;
+
+    let conn = Connection::open_with_flags(
+        &db_path,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    conn.busy_timeout(crate::db::BUSY_TIMEOUT)?;
+    // Titles are trimmed: "Task 7 edited 1001" or "Task 7 edited 1002 x".
+    let patterns = [
+        format!("Task * edited {edit}"),
+        format!("Task * edited {edit} *"),
+    ];
+    let mut polls = 0u32;
+    let mut full_reconcile = false;
+    let settled = loop {
+        for event in service.events().try_iter() {
+            if let SyncEvent::Status(s) = event
+                && s.state == (SyncState::Syncing { files: 0 })
+            {
+                full_reconcile = true;
+            }
+        }
+        let edited: i64 = conn
+            .prepare_cached(
+                "SELECT COUNT(*) FROM data_objects WHERE title GLOB ?1 OR title GLOB ?2",
+            )?
+            .query_row(rusqlite::params_from_iter(&patterns), |r| r.get(0))?;
+        polls += 1;
+        if usize::try_from(edited).unwrap_or(0) == layout.files {
+            break last_write.elapsed();
+        }
+        if last_write.elapsed() > DEADLINE || usize::try_from(edited).unwrap_or(0) > layout.files {
+            return Err(NexusError::Sync(format!(
+                "bench B3: only {edited} of {} edits indexed after {}",
+                layout.files,
+                ms(DEADLINE)
+            )));
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    let poll = settled / polls.max(1);
+    // Wait for the service to finish its batch before checking every file.
+    for event in service.events().iter() {
+        match event {
+            SyncEvent::Status(s) if s.state == SyncState::Watching => break,
+            SyncEvent::Status(s) if s.state == (SyncState::Syncing { files: 0 }) => {
+                full_reconcile = true
+            }
+            _ => {}
+        }
+    }
+    let matching = matching_files(&conn, vault_dir, layout)?;
+    drop(service);
+    Ok(Burst {
+        writing,
+        settled,
+        poll,
+        matching,
+        full_reconcile,
+        debounce_ms,
+    })
+}
+
+fn wait_watching(events: &Receiver<SyncEvent>) -> Result<()> {
+    let deadline = Instant::now() + DEADLINE;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match events.recv_timeout(left) {
+            Ok(SyncEvent::Status(s)) if s.state == SyncState::Watching => return Ok(()),
+            Ok(_) => {}
+            Err(_) => {
+                return Err(NexusError::Sync(
+                    "bench B3: the sync service did not start watching".into(),
+                ));
+            }
+        }
+    }
+}
+
+/// Collection files whose indexed hash equals the hash of their bytes.
+fn matching_files(conn: &Connection, vault_dir: &Path, layout: &Layout) -> Result<usize> {
+    let mut stmt = conn.prepare("SELECT hash FROM files WHERE path = ?1")?;
+    let mut matching = 0;
+    for n in 0..layout.files {
+        let rel = layout.file_rel(n);
+        let path = vault_dir.join(&rel);
+        let bytes = std::fs::read(&path).with_path(&path)?;
+        let indexed: Option<String> =
+            stmt.query_row([&rel], |r| r.get(0))
+                .map(Some)
+                .or_else(|e| match e {
+                    rusqlite::Error::QueryReturnedNoRows => Ok(None),
+                    e => Err(e),
+                })?;
+        if indexed.as_deref() == Some(crate::db::hash_bytes(&bytes).as_str()) {
+            matching += 1;
+        }
+    }
+    Ok(matching)
+}
