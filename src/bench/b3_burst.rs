@@ -151,13 +151,23 @@ fn burst(
     ];
     let mut polls = 0u32;
     let mut full_reconcile = false;
+    // Whether the service went back to watching since it last was busy.
+    let mut idle = false;
+    let note = |event: SyncEvent, full_reconcile: &mut bool, idle: &mut bool| {
+        if let SyncEvent::Status(s) = event {
+            match s.state {
+                SyncState::Watching => *idle = true,
+                SyncState::Syncing { files } => {
+                    *idle = false;
+                    *full_reconcile |= files == 0;
+                }
+                _ => {}
+            }
+        }
+    };
     let settled = loop {
         for event in service.events().try_iter() {
-            if let SyncEvent::Status(s) = event
-                && s.state == (SyncState::Syncing { files: 0 })
-            {
-                full_reconcile = true;
-            }
+            note(event, &mut full_reconcile, &mut idle);
         }
         let edited: i64 = conn
             .prepare_cached(
@@ -178,14 +188,11 @@ fn burst(
         std::thread::sleep(Duration::from_millis(5));
     };
     let poll = settled / polls.max(1);
-    // Wait for the service to finish its batch before checking every file.
-    for event in service.events().iter() {
-        match event {
-            SyncEvent::Status(s) if s.state == SyncState::Watching => break,
-            SyncEvent::Status(s) if s.state == (SyncState::Syncing { files: 0 }) => {
-                full_reconcile = true
-            }
-            _ => {}
+    // Let the service finish its batch before checking every file.
+    let quiet_deadline = Instant::now() + DEADLINE;
+    while !idle && Instant::now() < quiet_deadline {
+        if let Ok(event) = service.events().recv_timeout(Duration::from_millis(100)) {
+            note(event, &mut full_reconcile, &mut idle);
         }
     }
     let matching = matching_files(&conn, vault_dir, layout)?;
