@@ -136,15 +136,32 @@ pub fn markdown(
          database (`Engine::init` + `Engine::reconcile`) until `permission_stats` shows every object, every grant \
          and no problem. The floor walks the same folders, reads each file, parses it with serde_json and inserts \
          one row per object into a bare table in one transaction (no validation, hashing or bookkeeping). The \
-         reconcile includes the first backup of the index that it takes (`backup_if_due`).\n\
+         backup of the index that `init`, `sync` and the service take after a reconcile (`backup_if_due`) is \
+         not included: it runs once the fresh index is already in use.\n\
          - **B2 incremental**: one 10-object file of the B1 vault edited 200 times; each time \
          `Engine::index_paths` for that path is timed (the file write and the watcher's debounce are not).\n\
+         - **B3 burst**: the B1 vault watched by the real sync service (`spawn_sync_service`: notify, the \
+         debouncer, the service thread); every collection file is rewritten with one item changed, as fast as \
+         the bench can write; the figure runs from the last write until a read connection sees every change \
+         (polled), then every file's indexed hash is checked against its bytes. The forced-overflow run starts \
+         the service while `fs.inotify.max_queued_events` is 16 (restored at once), so the burst overflows the \
+         kernel queue and the service must recover by a full reconcile.\n\
          - **B4 queries**: the vault is made by `Engine::init` on an empty folder, then {} rows are inserted \
          directly into its `data_objects`, `object_content` and `object_permissions` tables in one transaction \
          (indexing that many generated files would take far longer than the queries). 10% are shared with AI, 5% \
-         with the cloud, 2% read-only, 1 in 30 has an expiry (half of them past). The grid page is the window's \
-         default view: `query_ids` (every matching id, sorted) then `rows_by_ids` for 100 rows. The filtered \
-         count is SQL (no engine function counts \"AI-shared and unexpired\" yet).\n\
+         with the cloud, 2% read-only, 1 in 30 has an expiry (half of them past). A grid page is what the window \
+         asks its reader for: `query::page::page_after`, 100 rows after a cursor (keyset; no OFFSET), at rows 0, \
+         ¼, ½, ¾ and the end, sorted by id, title, AI flag and expiry, both ways; the cursors come from the walk \
+         the reader runs in the background in chunks (its time is given). The filtered count is \
+         `db::stats::shared_unexpired` (AI-shared and unexpired).\n\
+         - **B5 window**: the real app (`MeNexusApp`) run frame by frame on a bare egui context, as eframe runs \
+         it, with tessellation; only the GPU upload is left out. Idle: the indexed B1 vault with its sync \
+         service watching, no input for 5 s, counting the frames eframe would run (repaint requests and repaint \
+         delays). Scrolling: the B4 vault opened read-only, the mouse wheel over the grid at 60 Hz (3 rows a \
+         frame, a jump of tens of thousands of rows every 40th frame), each frame's time on the UI thread.\n\
+         - **B8 start**: the app opening the B1 vault until the first frame that shows every object in the \
+         stats cards and the first grid rows; and cold, with its database deleted, until the first frame that \
+         shows the vault (with progress) while the index is rebuilt in the background.\n\
          - **B6 memory**: VmHWM of the bench process right after B1 (it includes generating the files and the \
          floor).\n\
          - **B7 write-back**: `Engine::set_permissions` toggling the AI flag of one key, 200 times; it returns \

@@ -27,6 +27,7 @@ pub fn run(command: Command, out: &mut dyn Write) -> Result<ExitCode> {
         Command::Init { vault } => {
             let mut engine = Engine::init(&vault)?;
             let report = engine.reconcile()?;
+            engine.backup_if_due();
             remember(engine.vault().root());
             say(
                 out,
@@ -35,7 +36,9 @@ pub fn run(command: Command, out: &mut dyn Write) -> Result<ExitCode> {
             say(out, &report.summary())?;
         }
         Command::Sync { vault } => {
-            let report = Engine::open(&vault)?.reconcile()?;
+            let mut engine = Engine::open(&vault)?;
+            let report = engine.reconcile()?;
+            engine.backup_if_due();
             say(out, &report.summary())?;
         }
         Command::Watch { vault } => crate::cli::watch::watch(&vault)?,

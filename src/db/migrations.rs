@@ -14,7 +14,7 @@ use rusqlite::Connection;
 use crate::error::Result;
 
 /// The newest schema version.
-pub const LATEST: i64 = 5;
+pub const LATEST: i64 = 6;
 
 const V1: &str = "
 CREATE TABLE IF NOT EXISTS schemas (
@@ -172,7 +172,22 @@ CREATE INDEX IF NOT EXISTS idx_permissions_expires_sort
     ON object_permissions(ifnull(expires_unix, 9223372036854775807));
 ";
 
-const MIGRATIONS: [&str; 5] = [V1, V2, V3, V4, V5];
+/// Version 6: the two full `(flag, expires_unix)` indexes of version 3 and
+/// the expiry index of version 1 give way to one partial index of the
+/// objects that have an expiry, which covers the expiry counts. Shared and
+/// unexpired is then the trigger-kept counter minus the shared objects
+/// whose expiry has passed. Every object insert maintains two full indexes
+/// fewer.
+const V6: &str = "
+DROP INDEX IF EXISTS idx_permissions_ai_expires;
+DROP INDEX IF EXISTS idx_permissions_cloud_expires;
+DROP INDEX IF EXISTS idx_permissions_expires_unix;
+CREATE INDEX IF NOT EXISTS idx_permissions_expiring
+    ON object_permissions(expires_unix, share_with_ai, share_with_cloud)
+    WHERE expires_unix IS NOT NULL;
+";
+
+const MIGRATIONS: [&str; 6] = [V1, V2, V3, V4, V5, V6];
 
 /// Brings the database to [`LATEST`], one version per transaction.
 pub fn migrate(conn: &Connection) -> Result<()> {

@@ -201,6 +201,15 @@ pub fn in_file(conn: &Connection, source_path: &str) -> Result<Vec<ObjectRow>> {
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
+/// The ids and keys of the objects of file `source_path` (what removing
+/// the items gone from a file needs; lighter than [`in_file`]).
+pub fn keys_in_file(conn: &Connection, source_path: &str) -> Result<Vec<(i64, String)>> {
+    let mut stmt =
+        conn.prepare_cached("SELECT id, file_path FROM data_objects WHERE source_path = ?1")?;
+    let rows = stmt.query_map([source_path], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
 /// The content of object `id`.
 pub fn content(conn: &Connection, id: i64) -> Result<Option<Value>> {
     let text: Option<String> = conn

@@ -51,7 +51,9 @@ pub fn permission_stats(conn: &Connection, now_unix: i64) -> Result<PermissionSt
 }
 
 /// How many objects the gate would let out for `purpose` at `now_unix`: the
-/// flag set and no expiry, or an expiry after now. Answered from an index.
+/// flag set and no expiry, or an expiry after now. That is the trigger-kept
+/// count of the flag minus the flagged objects whose expiry has passed,
+/// read from the partial index of objects with an expiry (migration 6).
 pub fn shared_unexpired(
     conn: &Connection,
     purpose: crate::permissions::Purpose,
@@ -59,12 +61,14 @@ pub fn shared_unexpired(
 ) -> Result<i64> {
     let sql = match purpose {
         crate::permissions::Purpose::Ai => {
-            "SELECT (SELECT COUNT(*) FROM object_permissions WHERE share_with_ai = 1 AND expires_unix IS NULL)
-                  + (SELECT COUNT(*) FROM object_permissions WHERE share_with_ai = 1 AND expires_unix > ?1)"
+            "SELECT (SELECT value FROM counters WHERE name = 'ai')
+                  - (SELECT COUNT(*) FROM object_permissions
+                     WHERE expires_unix IS NOT NULL AND expires_unix <= ?1 AND share_with_ai = 1)"
         }
         crate::permissions::Purpose::Cloud => {
-            "SELECT (SELECT COUNT(*) FROM object_permissions WHERE share_with_cloud = 1 AND expires_unix IS NULL)
-                  + (SELECT COUNT(*) FROM object_permissions WHERE share_with_cloud = 1 AND expires_unix > ?1)"
+            "SELECT (SELECT value FROM counters WHERE name = 'cloud')
+                  - (SELECT COUNT(*) FROM object_permissions
+                     WHERE expires_unix IS NOT NULL AND expires_unix <= ?1 AND share_with_cloud = 1)"
         }
     };
     Ok(conn

@@ -171,6 +171,7 @@ impl Engine {
             Ok(report) => {
                 tracing::info!("index rebuilt: {}", report.summary());
                 self.rebuilt = Some(report);
+                self.backup_if_due();
             }
             Err(e) => tracing::warn!("could not rebuild the index yet: {e}"),
         }
@@ -289,9 +290,9 @@ impl Engine {
 
     /// Backs the index up into `.nexus/backups/` if the newest backup is
     /// older than the vault's `backup_interval_secs`, keeping
-    /// `backups_kept`. Called after a successful full reconcile; a failure
-    /// is logged and does not fail the reconcile.
-    pub(crate) fn backup_if_due(&self) {
+    /// `backups_kept`. Called after a successful full reconcile, once its
+    /// result is out; a failure is logged, never returned.
+    pub fn backup_if_due(&self) {
         let settings = self.vault.settings();
         match db::recovery::backup_if_due(
             &self.conn,

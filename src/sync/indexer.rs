@@ -614,10 +614,10 @@ impl Engine {
             }
             keep.insert(object.key);
         }
-        for old in db::objects::in_file(&self.conn, rel)? {
-            if !keep.contains(&old.key) {
-                db::objects::delete(&self.conn, old.id)?;
-                report.objects_removed.push(old.key);
+        for (id, key) in db::objects::keys_in_file(&self.conn, rel)? {
+            if !keep.contains(&key) {
+                db::objects::delete(&self.conn, id)?;
+                report.objects_removed.push(key);
             }
         }
         Ok(Ok(problems))

@@ -17,11 +17,13 @@ impl Engine {
     ///
     /// It refuses ([`NexusError::VaultUnavailable`], nothing removed) when
     /// the vault looks gone; see [`Engine::check_vault_present`].
+    ///
+    /// It takes no backup: callers do that afterwards
+    /// ([`Engine::backup_if_due`]), once the fresh index is already in use.
     pub fn reconcile(&mut self) -> Result<BatchReport> {
         self.check_vault_present()?;
         let _lock = self.vault.lock_for_write()?;
         let mut report = self.reconcile_locked()?;
-        self.backup_if_due();
         if let Some(earlier) = self.rebuilt.take() {
             report = merge(earlier, report);
         }

@@ -331,6 +331,7 @@ impl Service {
             self.status(SyncState::Syncing { files: 0 }, 0);
         }
         let result = self.engine.reconcile();
+        let succeeded = result.is_ok();
         if result.is_ok()
             && self.paused.is_some()
             && let Some((_, fs_tx)) = self.watcher.take()
@@ -339,6 +340,11 @@ impl Service {
             self.start_watcher(fs_tx);
         }
         self.after_batch(result);
+        // After the status went out: the window shows the fresh index while
+        // the backup is taken.
+        if succeeded {
+            self.engine.backup_if_due();
+        }
     }
 
     fn after_batch(&mut self, result: Result<BatchReport>) {
