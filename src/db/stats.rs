@@ -54,6 +54,8 @@ pub fn permission_stats(conn: &Connection, now_unix: i64) -> Result<PermissionSt
 /// flag set and no expiry, or an expiry after now. That is the trigger-kept
 /// count of the flag minus the flagged objects whose expiry has passed,
 /// read from the partial index of objects with an expiry (migration 6).
+/// The unary `+` keeps SQLite from reading the flag's own index instead,
+/// which holds every object.
 pub fn shared_unexpired(
     conn: &Connection,
     purpose: crate::permissions::Purpose,
@@ -63,12 +65,12 @@ pub fn shared_unexpired(
         crate::permissions::Purpose::Ai => {
             "SELECT (SELECT value FROM counters WHERE name = 'ai')
                   - (SELECT COUNT(*) FROM object_permissions
-                     WHERE expires_unix IS NOT NULL AND expires_unix <= ?1 AND share_with_ai = 1)"
+                     WHERE expires_unix IS NOT NULL AND expires_unix <= ?1 AND +share_with_ai = 1)"
         }
         crate::permissions::Purpose::Cloud => {
             "SELECT (SELECT value FROM counters WHERE name = 'cloud')
                   - (SELECT COUNT(*) FROM object_permissions
-                     WHERE expires_unix IS NOT NULL AND expires_unix <= ?1 AND share_with_cloud = 1)"
+                     WHERE expires_unix IS NOT NULL AND expires_unix <= ?1 AND +share_with_cloud = 1)"
         }
     };
     Ok(conn
@@ -148,5 +150,28 @@ mod tests {
             )
             .unwrap();
         assert_eq!(shared_unexpired(&conn, Purpose::Ai, now).unwrap(), expected);
+    }
+
+    /// The expired-and-shared part reads the partial expiry index only.
+    #[test]
+    fn shared_unexpired_reads_the_expiry_index() {
+        let conn = Connection::open_in_memory().unwrap();
+        crate::db::migrations::migrate(&conn).unwrap();
+        for flag in ["share_with_ai", "share_with_cloud"] {
+            let plan: Vec<String> = conn
+                .prepare(&format!(
+                    "EXPLAIN QUERY PLAN SELECT COUNT(*) FROM object_permissions
+                     WHERE expires_unix IS NOT NULL AND expires_unix <= 5 AND +{flag} = 1"
+                ))
+                .unwrap()
+                .query_map([], |r| r.get::<_, String>(3))
+                .unwrap()
+                .collect::<std::result::Result<_, _>>()
+                .unwrap();
+            assert!(
+                plan.iter().any(|p| p.contains("idx_permissions_expiring")),
+                "{flag}: {plan:?}"
+            );
+        }
     }
 }
