@@ -480,3 +480,48 @@ fn a_read_only_vault_opens_for_browsing_and_refuses_changes_with_a_notice() {
     assert_eq!(v.read(".nexus/permissions.json"), before_perms);
     assert!(!perms_of(&v, "todos.json#3").0);
 }
+
+/// A grid far longer than a window: scrolling to its end shows the last
+/// rows, fetched by keyset from the page starts the reader walked (the
+/// pages in between are never fetched).
+#[test]
+fn scrolling_a_long_grid_reaches_its_last_rows() {
+    let v = TestVault::empty();
+    for file in 0..30 {
+        let items: Vec<serde_json::Value> = (1..=100)
+            .map(|i| serde_json::json!({"id": i, "text": format!("Item {file:02}-{i:03}")}))
+            .collect();
+        v.write(
+            &format!("lists/l{file:02}.json"),
+            &serde_json::json!({"schema": "core.todo", "version": "1.0", "data": items})
+                .to_string(),
+        );
+    }
+    v.cli_ok(&["init", v.path_str()]);
+    let mut h = harness(AppOptions {
+        open: Some(v.path().to_path_buf()),
+        config_dir: Some(v.config_dir.path().to_path_buf()),
+        sample_dir: None,
+        read_only: false,
+    });
+    step_until(&mut h, "the first rows", |h| {
+        has_label(h, "3000 objects") && has_label(h, "AI: lists/l00.json#1")
+    });
+    assert!(!has_label(&h, "AI: lists/l29.json#100"));
+    // The mouse over the grid, the wheel turned far down.
+    h.input_mut()
+        .events
+        .push(egui::Event::PointerMoved(egui::pos2(400.0, 600.0)));
+    h.step();
+    step_until(&mut h, "the last row after scrolling", |h| {
+        h.input_mut().events.push(egui::Event::MouseWheel {
+            unit: egui::MouseWheelUnit::Page,
+            delta: egui::vec2(0.0, -50.0),
+            phase: egui::TouchPhase::Move,
+            source: egui::MouseWheelSource::Wheel,
+            modifiers: egui::Modifiers::default(),
+        });
+        has_label(h, "AI: lists/l29.json#100")
+    });
+    assert!(!has_label(&h, "AI: lists/l00.json#1"));
+}
