@@ -32,6 +32,7 @@ fn bench_runs_and_writes_every_workload() {
         "B4 grid page",
         "B4 filtered count",
         "B6 memory",
+        "B6 steady memory",
         "B7 write-back",
         "B3 ",
         "B5 ",

@@ -193,6 +193,8 @@ pub fn scrolling(vault_dir: &Path, objects: usize, scratch: &Path) -> Result<Vec
             std::thread::sleep(rest);
         }
     }
+    let steady = crate::bench::b6_memory::steady(objects);
+    drop(window);
     let samples = Samples::new(samples);
     let detail = format!(
         "{} frames scrolling the grid of {objects} objects by mouse wheel at 60 Hz, a jump of \
@@ -218,5 +220,6 @@ pub fn scrolling(vault_dir: &Path, objects: usize, scratch: &Path) -> Result<Vec
             ratio: format!("{} target", ratio(samples.p99(), TARGET_FRAME_P99)),
             verdict: Verdict::of(samples.p99() <= TARGET_FRAME_P99),
         },
+        steady,
     ])
 }

@@ -40,12 +40,51 @@ fn mb(bytes: u64) -> f64 {
     bytes as f64 / (1024.0 * 1024.0)
 }
 
+/// The resident set with the window open on the `objects`-object vault
+/// after B5's scrolling (VmRSS). The process has run every earlier workload
+/// too, and the allocator keeps some of what they freed, so this is an upper
+/// bound of the app's own steady memory.
+pub fn steady(objects: usize) -> Figure {
+    let budget = BASE_BYTES + PER_OBJECT_BYTES * objects as u64;
+    let target = format!(
+        "≤ 30 MB + 150 B per object = {:.1} MB at {objects} objects",
+        mb(budget)
+    );
+    match status_bytes("VmRSS:") {
+        Some(rss) => Figure {
+            workload: "B6 steady memory".into(),
+            figure: format!(
+                "RSS {:.1} MB with the app open on {objects} objects after scrolling (VmRSS; an upper \
+                 bound: the process ran every earlier workload)",
+                mb(rss)
+            ),
+            target,
+            floor: "-".into(),
+            ratio: format!("{:.2}× budget", rss as f64 / budget as f64),
+            verdict: Verdict::of(rss <= budget),
+        },
+        None => Figure {
+            workload: "B6 steady memory".into(),
+            figure: "not measured (no VmRSS in /proc/self/status on this system)".into(),
+            target,
+            floor: "-".into(),
+            ratio: "-".into(),
+            verdict: Verdict::NotMeasured,
+        },
+    }
+}
+
 /// VmHWM of this process, in bytes (Linux only).
 pub fn peak_rss_bytes() -> Option<u64> {
+    status_bytes("VmHWM:")
+}
+
+/// A `kB` field of /proc/self/status, in bytes (Linux only).
+fn status_bytes(field: &str) -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let line = status.lines().find(|l| l.starts_with(field))?;
     let kb: u64 = line
-        .trim_start_matches("VmHWM:")
+        .trim_start_matches(field)
         .trim()
         .trim_end_matches("kB")
         .trim()

@@ -163,7 +163,8 @@ pub fn markdown(
          stats cards and the first grid rows; and cold, with its database deleted, until the first frame that \
          shows the vault (with progress) while the index is rebuilt in the background.\n\
          - **B6 memory**: VmHWM of the bench process right after B1 (it includes generating the files and the \
-         floor).\n\
+         floor); and, as steady memory, VmRSS with the app open on the B4 vault after B5's scrolling (an upper \
+         bound, as the process ran every earlier workload).\n\
          - **B7 write-back**: `Engine::set_permissions` toggling the AI flag of one key, 200 times; it returns \
          when the database has committed and `permissions.json` has been replaced (fsynced file and folder). The \
          floor is `vault::atomic::write_atomic` of the same bytes alone.\n",
