@@ -11,23 +11,48 @@ pub const PER_OBJECT_BYTES: u64 = 150;
 
 /// Measures, for a vault of `objects` objects.
 pub fn run(objects: usize) -> Figure {
+    figure(
+        "B6 memory",
+        objects,
+        "VmHWM:",
+        "peak RSS {} MB after B1 (VmHWM)",
+    )
+}
+
+/// The resident set with the window open on the `objects`-object vault
+/// after B5's scrolling (VmRSS). The process has run every earlier workload
+/// too, and the allocator keeps some of what they freed, so this is an upper
+/// bound of the app's own steady memory.
+pub fn steady(objects: usize) -> Figure {
+    figure(
+        "B6 steady memory",
+        objects,
+        "VmRSS:",
+        "RSS {} MB with the app open on the vault after scrolling (VmRSS; an upper bound: the \
+         process ran every earlier workload)",
+    )
+}
+
+/// The figure for /proc/self/status `field` against the budget for
+/// `objects`; `{}` in `what` is replaced by the megabytes.
+fn figure(workload: &str, objects: usize, field: &str, what: &str) -> Figure {
     let budget = BASE_BYTES + PER_OBJECT_BYTES * objects as u64;
     let target = format!(
         "≤ 30 MB + 150 B per object = {:.1} MB at {objects} objects",
         mb(budget)
     );
-    match peak_rss_bytes() {
-        Some(peak) => Figure {
-            workload: "B6 memory".into(),
-            figure: format!("peak RSS {:.1} MB after B1 (VmHWM)", mb(peak)),
+    match status_bytes(field) {
+        Some(bytes) => Figure {
+            workload: workload.into(),
+            figure: what.replace("{}", &format!("{:.1}", mb(bytes))),
             target,
             floor: "-".into(),
-            ratio: format!("{:.2}× budget", peak as f64 / budget as f64),
-            verdict: Verdict::of(peak <= budget),
+            ratio: format!("{:.2}× budget", bytes as f64 / budget as f64),
+            verdict: Verdict::of(bytes <= budget),
         },
         None => Figure {
-            workload: "B6 memory".into(),
-            figure: "not measured (no VmHWM in /proc/self/status on this system)".into(),
+            workload: workload.into(),
+            figure: format!("not measured (no {field} in /proc/self/status on this system)"),
             target,
             floor: "-".into(),
             ratio: "-".into(),
@@ -38,40 +63,6 @@ pub fn run(objects: usize) -> Figure {
 
 fn mb(bytes: u64) -> f64 {
     bytes as f64 / (1024.0 * 1024.0)
-}
-
-/// The resident set with the window open on the `objects`-object vault
-/// after B5's scrolling (VmRSS). The process has run every earlier workload
-/// too, and the allocator keeps some of what they freed, so this is an upper
-/// bound of the app's own steady memory.
-pub fn steady(objects: usize) -> Figure {
-    let budget = BASE_BYTES + PER_OBJECT_BYTES * objects as u64;
-    let target = format!(
-        "≤ 30 MB + 150 B per object = {:.1} MB at {objects} objects",
-        mb(budget)
-    );
-    match status_bytes("VmRSS:") {
-        Some(rss) => Figure {
-            workload: "B6 steady memory".into(),
-            figure: format!(
-                "RSS {:.1} MB with the app open on {objects} objects after scrolling (VmRSS; an upper \
-                 bound: the process ran every earlier workload)",
-                mb(rss)
-            ),
-            target,
-            floor: "-".into(),
-            ratio: format!("{:.2}× budget", rss as f64 / budget as f64),
-            verdict: Verdict::of(rss <= budget),
-        },
-        None => Figure {
-            workload: "B6 steady memory".into(),
-            figure: "not measured (no VmRSS in /proc/self/status on this system)".into(),
-            target,
-            floor: "-".into(),
-            ratio: "-".into(),
-            verdict: Verdict::NotMeasured,
-        },
-    }
 }
 
 /// VmHWM of this process, in bytes (Linux only).

@@ -10,23 +10,20 @@
 //! - [`b3_burst`]: every file rewritten at once under the sync service,
 //!   and again with a forced inotify overflow;
 //! - [`b4_queries`]: stats, a grid page and a filtered count at N objects;
-//! - [`b5_b8_window`]: the app's start, idle repaints and scrolling frames,
-//!   in the headless frame loop of [`headless`];
+//! - B5 and B8, the app's start, idle repaints and scrolling frames, are in
+//!   `crate::ui::window_bench`, with the window code they drive;
 //! - [`b6_memory`]: peak resident memory after B1;
 //! - [`b7_writeback`]: a permission toggle until it is durable.
 //!
-//! The engine never imports egui; this suite does, in `headless` and
-//! `b5_b8_window` only, because B5 and B8 measure the window.
+//! Like the engine, this module never imports a UI crate.
 
 pub mod b1_cold_index;
 pub mod b2_incremental;
 pub mod b3_burst;
 pub mod b4_queries;
-pub mod b5_b8_window;
 pub mod b6_memory;
 pub mod b7_writeback;
 pub mod data;
-pub mod headless;
 pub mod report;
 
 use std::io::Write;
@@ -157,7 +154,7 @@ pub fn run(options: &BenchOptions, out: &mut dyn Write) -> Result<Vec<Figure>> {
     );
     emit(
         &mut figures,
-        b5_b8_window::start_and_idle(&b1.vault_dir, b1.objects, scratch.path())?,
+        crate::ui::window_bench::start_and_idle(&b1.vault_dir, b1.objects, scratch.path())?,
         out,
     );
     // The B1 vault is not needed any more; free its disk space before B4.
@@ -169,7 +166,7 @@ pub fn run(options: &BenchOptions, out: &mut dyn Write) -> Result<Vec<Figure>> {
     );
     emit(
         &mut figures,
-        b5_b8_window::scrolling(
+        crate::ui::window_bench::scrolling(
             &scratch.path().join(b4_queries::VAULT_DIR),
             options.objects,
             scratch.path(),

@@ -154,7 +154,7 @@ pub fn markdown(
          ¼, ½, ¾ and the end, sorted by id, title, AI flag and expiry, both ways; the cursors come from the walk \
          the reader runs in the background in chunks (its time is given). The filtered count is \
          `db::stats::shared_unexpired` (AI-shared and unexpired).\n\
-         - **B5 window**: the real app (`MeNexusApp`) run frame by frame on a bare egui context, as eframe runs \
+         - **B5 window**: the real app (`MeNexusApp`) run frame by frame without a window, as eframe runs \
          it, with tessellation; only the GPU upload is left out. Idle: the indexed B1 vault with its sync \
          service watching, no input for 5 s, counting the frames eframe would run (repaint requests and repaint \
          delays). Scrolling: the B4 vault opened read-only, the mouse wheel over the grid at 60 Hz (3 rows a \

@@ -17,11 +17,13 @@ pub mod fonts;
 pub mod form;
 pub mod grid;
 pub mod header;
+pub mod headless;
 pub mod picker;
 pub mod settings;
 pub mod stats_cards;
 pub mod toasts;
 pub mod vault_view;
+pub mod window_bench;
 
 pub use app::{AppOptions, MeNexusApp};
 

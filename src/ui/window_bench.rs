@@ -1,5 +1,7 @@
-//! B5 (UI frames) and B8 (start), on the real app in the headless frame
-//! loop of [`crate::bench::headless`].
+//! B5 (UI frames) and B8 (start) of the benchmark suite (`crate::bench`),
+//! on the real app in the headless frame loop of [`crate::ui::headless`].
+//! They live with the window code because they drive it; the suite calls
+//! them.
 //!
 //! - B8 cold: the B1 vault with its database deleted is opened; the figure
 //!   is the time until the first frame shows the vault (its header, cards
@@ -14,15 +16,13 @@
 //!   rows have no files behind them), the mouse wheel turning over the grid
 //!   at 60 frames per second, with some long jumps; the CPU time of each
 //!   frame (pass and tessellation).
-//!
-//! This module drives the window code, so unlike the engine it uses egui.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use crate::bench::headless::{Headless, pointer_at, wheel};
 use crate::bench::{Figure, Samples, Verdict, ms, ratio};
 use crate::error::{IoContext, NexusError, Result};
+use crate::ui::headless::{Headless, pointer_at, wheel};
 use crate::ui::{AppOptions, MeNexusApp};
 
 /// B8 target.
