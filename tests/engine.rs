@@ -609,3 +609,116 @@ fn gate_allows_only_explicit_unexpired_grants_and_audits() {
             .any(|l| l["details"]["reason"] == "permission has expired")
     );
 }
+
+/// The grants listed in permissions.json, by key.
+fn listed_grants(v: &TestVault) -> std::collections::BTreeMap<String, Value> {
+    let file: Value = serde_json::from_str(&v.read(".nexus/permissions.json")).unwrap();
+    file["object_permissions"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(k, p)| (k.clone(), p.clone()))
+        .collect()
+}
+
+/// The engine keeps the grants in memory between permission changes. Any
+/// other writer of the database (another process, a hand-run statement)
+/// must make it read them again, or the next rewrite of permissions.json
+/// would drop or resurrect grants. Each write below goes through a second
+/// connection while the engine stays open, and the engine's next toggle of
+/// an unrelated object must write a file that reflects it.
+#[test]
+fn permissions_json_follows_writes_made_behind_the_engines_back() {
+    let v = TestVault::sample();
+    let mut e = engine(&v);
+    e.reconcile().unwrap();
+    // Three objects without a grant in the sample's permissions.json.
+    let mut expected = listed_grants(&v);
+    let free: Vec<String> = v
+        .keys()
+        .into_iter()
+        .filter(|k| !expected.contains_key(k))
+        .collect();
+    assert!(
+        free.len() >= 3,
+        "the sample vault has too few objects: {free:?}"
+    );
+    let (toggled, other, moved) = (&free[0], &free[1], &free[2]);
+    let grant = |ai: bool, cloud: bool| json!({"share_with_ai": ai, "share_with_cloud": cloud, "read_only": false, "expires_at": null});
+    let toggle = |e: &mut Engine, on: bool| {
+        e.set_permissions(
+            &PermissionTarget::Keys(vec![toggled.clone()]),
+            &PermissionChange {
+                share_with_cloud: Some(on),
+                ..PermissionChange::default()
+            },
+            Source::App,
+        )
+        .unwrap();
+    };
+    // The engine now holds the grants in memory.
+    toggle(&mut e, true);
+    share_ai(&mut e, moved);
+    expected.insert(toggled.clone(), grant(false, true));
+    expected.insert(moved.clone(), grant(true, false));
+    assert_eq!(listed_grants(&v), expected);
+    let sql = |statement: &str, params: &[&dyn rusqlite::ToSql]| {
+        let conn = v.db();
+        conn.execute_batch("PRAGMA foreign_keys = ON").unwrap();
+        assert_eq!(conn.execute(statement, params).unwrap(), 1, "{statement}");
+    };
+
+    // A grant written by someone else appears in the file.
+    sql(
+        "UPDATE object_permissions SET share_with_ai = 1
+         WHERE object_id = (SELECT id FROM data_objects WHERE file_path = ?1)",
+        &[other],
+    );
+    toggle(&mut e, false);
+    expected.insert(other.clone(), grant(true, false));
+    expected.remove(toggled);
+    assert_eq!(listed_grants(&v), expected);
+
+    // ... and a grant revoked by someone else leaves it.
+    sql(
+        "UPDATE object_permissions SET share_with_ai = 0
+         WHERE object_id = (SELECT id FROM data_objects WHERE file_path = ?1)",
+        &[other],
+    );
+    toggle(&mut e, true);
+    expected.remove(other);
+    expected.insert(toggled.clone(), grant(false, true));
+    assert_eq!(listed_grants(&v), expected);
+
+    // A shared object re-keyed elsewhere is listed under its new key.
+    sql(
+        "UPDATE data_objects SET file_path = 'renamed-elsewhere.json#1' WHERE file_path = ?1",
+        &[moved],
+    );
+    toggle(&mut e, false);
+    expected.remove(moved);
+    expected.remove(toggled);
+    expected.insert("renamed-elsewhere.json#1".into(), grant(true, false));
+    assert_eq!(listed_grants(&v), expected);
+
+    // A shared object deleted elsewhere (its permission row goes by
+    // cascade) is no longer listed.
+    sql(
+        "DELETE FROM data_objects WHERE file_path = 'renamed-elsewhere.json#1'",
+        &[],
+    );
+    toggle(&mut e, true);
+    expected.remove("renamed-elsewhere.json#1");
+    expected.insert(toggled.clone(), grant(false, true));
+    assert_eq!(listed_grants(&v), expected);
+
+    // An orphan grant written elsewhere is kept in the file.
+    sql(
+        "INSERT INTO orphan_permissions (key, share_with_ai) VALUES ('not-yet.json#1', 1)",
+        &[],
+    );
+    toggle(&mut e, false);
+    expected.remove(toggled);
+    expected.insert("not-yet.json#1".into(), grant(true, false));
+    assert_eq!(listed_grants(&v), expected);
+}

@@ -14,7 +14,7 @@ use rusqlite::Connection;
 use crate::error::Result;
 
 /// The newest schema version.
-pub const LATEST: i64 = 6;
+pub const LATEST: i64 = 7;
 
 const V1: &str = "
 CREATE TABLE IF NOT EXISTS schemas (
@@ -187,7 +187,47 @@ CREATE INDEX IF NOT EXISTS idx_permissions_expiring
     WHERE expires_unix IS NOT NULL;
 ";
 
-const MIGRATIONS: [&str; 6] = [V1, V2, V3, V4, V5, V6];
+/// Version 7: a generation counter that moves whenever what
+/// permissions.json should say may have changed: a non-default permission
+/// row inserted, updated or deleted (cascading deletes included), a shared
+/// object re-keyed, an orphan grant written. The engine keeps the grants in
+/// memory between permission changes and trusts that copy only while the
+/// generation stands still (see `sync::permissions_mirror`). It starts at a
+/// random value, so that a database rebuilt under an open engine cannot
+/// repeat the generation of the one it replaced.
+const V7: &str = "
+INSERT OR IGNORE INTO counters VALUES ('permissions_generation', abs(random() % 1000000000000));
+CREATE TRIGGER IF NOT EXISTS permissions_generation_insert AFTER INSERT ON object_permissions
+WHEN NEW.share_with_ai OR NEW.share_with_cloud OR NEW.read_only OR NEW.expires_at IS NOT NULL BEGIN
+    UPDATE counters SET value = value + 1 WHERE name = 'permissions_generation';
+END;
+CREATE TRIGGER IF NOT EXISTS permissions_generation_update AFTER UPDATE ON object_permissions
+WHEN OLD.share_with_ai OR OLD.share_with_cloud OR OLD.read_only OR OLD.expires_at IS NOT NULL
+  OR NEW.share_with_ai OR NEW.share_with_cloud OR NEW.read_only OR NEW.expires_at IS NOT NULL
+  OR OLD.object_id IS NOT NEW.object_id BEGIN
+    UPDATE counters SET value = value + 1 WHERE name = 'permissions_generation';
+END;
+CREATE TRIGGER IF NOT EXISTS permissions_generation_delete AFTER DELETE ON object_permissions
+WHEN OLD.share_with_ai OR OLD.share_with_cloud OR OLD.read_only OR OLD.expires_at IS NOT NULL BEGIN
+    UPDATE counters SET value = value + 1 WHERE name = 'permissions_generation';
+END;
+CREATE TRIGGER IF NOT EXISTS permissions_generation_rekey AFTER UPDATE OF file_path, id ON data_objects
+WHEN EXISTS (SELECT 1 FROM object_permissions p WHERE p.object_id IN (OLD.id, NEW.id)
+    AND (p.share_with_ai OR p.share_with_cloud OR p.read_only OR p.expires_at IS NOT NULL)) BEGIN
+    UPDATE counters SET value = value + 1 WHERE name = 'permissions_generation';
+END;
+CREATE TRIGGER IF NOT EXISTS permissions_generation_orphan_insert AFTER INSERT ON orphan_permissions BEGIN
+    UPDATE counters SET value = value + 1 WHERE name = 'permissions_generation';
+END;
+CREATE TRIGGER IF NOT EXISTS permissions_generation_orphan_update AFTER UPDATE ON orphan_permissions BEGIN
+    UPDATE counters SET value = value + 1 WHERE name = 'permissions_generation';
+END;
+CREATE TRIGGER IF NOT EXISTS permissions_generation_orphan_delete AFTER DELETE ON orphan_permissions BEGIN
+    UPDATE counters SET value = value + 1 WHERE name = 'permissions_generation';
+END;
+";
+
+const MIGRATIONS: [&str; 7] = [V1, V2, V3, V4, V5, V6, V7];
 
 /// Brings the database to [`LATEST`], one version per transaction.
 pub fn migrate(conn: &Connection) -> Result<()> {

@@ -49,12 +49,28 @@ pub fn open_in_memory() -> Result<Connection> {
 
 fn configure(conn: &Connection) -> Result<()> {
     conn.busy_timeout(BUSY_TIMEOUT)?;
+    stable_plans(conn)?;
     // journal_mode returns a row, so it is read rather than executed.
     let _mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
     conn.execute_batch(
         "PRAGMA foreign_keys = ON;
          PRAGMA synchronous = NORMAL;
          PRAGMA temp_store = MEMORY;",
+    )?;
+    Ok(())
+}
+
+/// Turns on SQLite's query planner stability guarantee: a statement's plan
+/// never depends on the values bound to it. Without it, SQLite marks some
+/// statements (joins with `object_permissions`, which has partial indexes)
+/// as depending on their parameters, and every reuse of a cached statement
+/// re-parses and re-plans it: tens of microseconds on each grid page, gate
+/// check and permission toggle. Every plan the engine relies on is chosen
+/// from the SQL alone (the plan tests check them).
+pub fn stable_plans(conn: &Connection) -> Result<()> {
+    conn.set_db_config(
+        rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG,
+        true,
     )?;
     Ok(())
 }
@@ -98,5 +114,29 @@ mod tests {
             .query_row("PRAGMA user_version", [], |r| r.get(0))
             .unwrap();
         assert_eq!(version, migrations::LATEST);
+    }
+
+    /// A cached statement that joins `object_permissions` is reused as it
+    /// is, not parsed and planned again on every call (see
+    /// [`stable_plans`]).
+    #[test]
+    fn cached_statements_are_not_planned_again() {
+        let conn = open_in_memory().unwrap();
+        for i in 0..5 {
+            let key = format!("todos.json#{i}");
+            permissions::of_key(&conn, &key).unwrap();
+            permissions::get(&conn, i).unwrap();
+        }
+        for sql in [
+            "SELECT o.id, p.share_with_ai, p.share_with_cloud, p.read_only, p.expires_at
+             FROM data_objects o LEFT JOIN object_permissions p ON p.object_id = o.id
+             WHERE o.file_path = ?1",
+            "SELECT share_with_ai, share_with_cloud, read_only, expires_at FROM object_permissions WHERE object_id = ?1",
+        ] {
+            let stmt = conn.prepare_cached(sql).unwrap();
+            let runs = stmt.get_status(rusqlite::StatementStatus::Run);
+            let again = stmt.get_status(rusqlite::StatementStatus::RePrepare);
+            assert_eq!((runs, again), (5, 0), "{sql}");
+        }
     }
 }

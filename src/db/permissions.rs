@@ -62,6 +62,19 @@ pub fn get(conn: &Connection, object_id: i64) -> Result<Permissions> {
         .unwrap_or_default())
 }
 
+/// The id and permissions of the object with key `key`, if there is one:
+/// one index lookup, without the object's other columns.
+pub fn of_key(conn: &Connection, key: &str) -> Result<Option<(i64, Permissions)>> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT o.id, p.share_with_ai, p.share_with_cloud, p.read_only, p.expires_at
+             FROM data_objects o LEFT JOIN object_permissions p ON p.object_id = o.id
+             WHERE o.file_path = ?1",
+        )?
+        .query_row([key], |r| Ok((r.get(0)?, permissions_from_row(r, 1)?)))
+        .optional()?)
+}
+
 /// Sets the permissions of object `object_id`.
 pub fn set(conn: &Connection, object_id: i64, perms: &Permissions) -> Result<()> {
     conn.prepare_cached(
@@ -123,6 +136,14 @@ pub fn orphans(conn: &Connection) -> Result<Vec<(String, Permissions)>> {
     )?;
     let rows = stmt.query_map([], |r| Ok((r.get(0)?, permissions_from_row(r, 1)?)))?;
     Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// The permissions generation: it moves on every write that can change
+/// what permissions.json should say (triggers of migration 7).
+pub fn generation(conn: &Connection) -> Result<i64> {
+    Ok(conn
+        .prepare_cached("SELECT value FROM counters WHERE name = 'permissions_generation'")?
+        .query_row([], |r| r.get(0))?)
 }
 
 /// Every object whose permissions are not the defaults, by key.

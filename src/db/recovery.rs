@@ -211,6 +211,7 @@ pub fn open_read_only(db: &Path) -> Result<Connection> {
         }
     })?;
     conn.busy_timeout(super::BUSY_TIMEOUT)?;
+    super::stable_plans(&conn)?;
     conn.execute_batch("PRAGMA query_only = ON;")?;
     match quick_check(&conn) {
         Ok(check) if check == ["ok"] => {}

@@ -12,7 +12,7 @@
 
 use std::collections::BTreeMap;
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use crate::permissions::model::Permissions;
 use crate::vault::formats::FileProblem;
@@ -60,28 +60,95 @@ pub fn parse(bytes: &[u8]) -> Result<PermissionsFile, FileProblem> {
 }
 
 /// Renders `entries` (non-default permissions by key) plus `invalid`
-/// entries kept verbatim.
+/// entries kept verbatim, sorted by key, pretty-printed exactly as
+/// `serde_json::to_vec_pretty` prints the same document.
+///
+/// Written by hand rather than through `serde_json::Value`: every
+/// permission change renders the whole file, and at a thousand grants
+/// building and escaping the document was most of a toggle's CPU.
 pub fn render(
     entries: &BTreeMap<String, Permissions>,
     invalid: &BTreeMap<String, Value>,
 ) -> Vec<u8> {
-    let mut map = Map::new();
-    let mut keys: Vec<&String> = entries.keys().chain(invalid.keys()).collect();
-    keys.sort();
-    keys.dedup();
-    for key in keys {
-        // A valid entry (the current state) beats a stale invalid one.
-        let value = match entries.get(key) {
-            Some(p) => serde_json::to_value(p).unwrap_or(Value::Null),
-            None => invalid.get(key).cloned().unwrap_or(Value::Null),
+    let mut out = Vec::with_capacity(64 + (entries.len() + invalid.len()) * 160);
+    out.extend_from_slice(b"{\n  \"object_permissions\": {");
+    let mut valid = entries.iter().peekable();
+    // A valid entry (the current state) beats a stale invalid one.
+    let mut stale = invalid
+        .iter()
+        .filter(|(key, _)| !entries.contains_key(*key))
+        .peekable();
+    let mut first = true;
+    loop {
+        let valid_first = match (valid.peek(), stale.peek()) {
+            (Some((a, _)), Some((b, _))) => a < b,
+            (Some(_), None) => true,
+            (None, Some(_)) => false,
+            (None, None) => break,
         };
-        map.insert(key.clone(), value);
+        out.extend_from_slice(if first { b"\n    " } else { b",\n    " });
+        first = false;
+        if valid_first {
+            if let Some((key, perms)) = valid.next() {
+                write_json_string(&mut out, key);
+                out.extend_from_slice(b": ");
+                write_permissions(&mut out, perms);
+            }
+        } else if let Some((key, value)) = stale.next() {
+            write_json_string(&mut out, key);
+            out.extend_from_slice(b": ");
+            write_nested_value(&mut out, value);
+        }
     }
-    let mut root = Map::new();
-    root.insert("object_permissions".into(), Value::Object(map));
-    let mut out = serde_json::to_vec_pretty(&Value::Object(root)).unwrap_or_default();
-    out.push(b'\n');
+    if !first {
+        out.extend_from_slice(b"\n  ");
+    }
+    out.extend_from_slice(b"}\n}\n");
     out
+}
+
+/// One entry's permissions as an object two levels deep.
+fn write_permissions(out: &mut Vec<u8>, p: &Permissions) {
+    let flag = |on: bool| -> &'static [u8] { if on { b"true" } else { b"false" } };
+    out.extend_from_slice(b"{\n      \"share_with_ai\": ");
+    out.extend_from_slice(flag(p.share_with_ai));
+    out.extend_from_slice(b",\n      \"share_with_cloud\": ");
+    out.extend_from_slice(flag(p.share_with_cloud));
+    out.extend_from_slice(b",\n      \"read_only\": ");
+    out.extend_from_slice(flag(p.read_only));
+    out.extend_from_slice(b",\n      \"expires_at\": ");
+    match &p.expires_at {
+        Some(text) => write_json_string(out, text),
+        None => out.extend_from_slice(b"null"),
+    }
+    out.extend_from_slice(b"\n    }");
+}
+
+/// A JSON string literal, escaped as serde_json escapes it.
+fn write_json_string(out: &mut Vec<u8>, text: &str) {
+    let plain = text.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\');
+    if plain {
+        out.push(b'"');
+        out.extend_from_slice(text.as_bytes());
+        out.push(b'"');
+    } else if serde_json::to_writer(&mut *out, text).is_err() {
+        // Writing a string to a Vec cannot fail; an empty key would be
+        // reported as a problem on the next read rather than lost silently.
+        out.extend_from_slice(b"\"\"");
+    }
+}
+
+/// A value kept verbatim, pretty-printed two levels deep. JSON text holds
+/// no raw newline inside a string, so indenting after every newline is
+/// exact.
+fn write_nested_value(out: &mut Vec<u8>, value: &Value) {
+    let text = serde_json::to_vec_pretty(value).unwrap_or_else(|_| b"null".to_vec());
+    for (i, line) in text.split(|b| *b == b'\n').enumerate() {
+        if i > 0 {
+            out.extend_from_slice(b"\n    ");
+        }
+        out.extend_from_slice(line);
+    }
 }
 
 /// Escapes a key for use in a JSON pointer (RFC 6901).
@@ -92,6 +159,8 @@ pub fn escape_pointer(key: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::Strategy as _;
+    use serde_json::Map;
 
     #[test]
     fn round_trip_and_invalid_entries_are_kept() {
@@ -113,6 +182,102 @@ mod tests {
         let rendered = render(&file.entries, &file.invalid);
         let again = parse(&rendered).unwrap();
         assert_eq!(again, file);
+    }
+
+    /// The streamed rendering is byte for byte what building the document
+    /// as a `serde_json::Value` and pretty-printing it gives.
+    #[test]
+    fn render_matches_the_value_rendering() {
+        let mut entries = BTreeMap::new();
+        entries.insert(
+            "b.json#2".to_string(),
+            Permissions {
+                share_with_ai: true,
+                ..Permissions::default()
+            },
+        );
+        entries.insert(
+            "a \"q\"/n.md".to_string(),
+            Permissions {
+                share_with_cloud: true,
+                read_only: true,
+                expires_at: Some("2027-01-01T00:00:00Z".into()),
+                ..Permissions::default()
+            },
+        );
+        let mut invalid = BTreeMap::new();
+        invalid.insert(
+            "a0.json#1".to_string(),
+            serde_json::json!({"share_with_ai": "yes"}),
+        );
+        invalid.insert("b.json#2".to_string(), serde_json::json!(7));
+        invalid.insert("zz.json#9".to_string(), serde_json::json!([1, {"x": null}]));
+        let mut map = Map::new();
+        for key in ["a \"q\"/n.md", "a0.json#1", "b.json#2", "zz.json#9"] {
+            let value = match entries.get(key) {
+                Some(p) => serde_json::to_value(p).unwrap(),
+                None => invalid[key].clone(),
+            };
+            map.insert(key.to_string(), value);
+        }
+        let mut expected =
+            serde_json::to_vec_pretty(&serde_json::json!({"object_permissions": map})).unwrap();
+        expected.push(b'\n');
+        assert_eq!(
+            String::from_utf8(render(&entries, &invalid)).unwrap(),
+            String::from_utf8(expected).unwrap()
+        );
+        assert_eq!(
+            render(&BTreeMap::new(), &BTreeMap::new()),
+            b"{\n  \"object_permissions\": {}\n}\n"
+        );
+    }
+
+    proptest::proptest! {
+        /// Any keys, expiries and kept values render as serde_json would.
+        #[test]
+        fn render_matches_serde_json_for_any_keys(
+            valid in proptest::collection::btree_map(
+                "\\PC{0,12}|[\"\\\\\\x00-\\x1f\\x7f]{1,4}",
+                (proptest::bool::ANY, proptest::bool::ANY, proptest::bool::ANY,
+                 proptest::option::of("\\PC{0,8}|\\x01")),
+                0..6,
+            ),
+            kept in proptest::collection::btree_map(
+                "\\PC{0,6}",
+                proptest::prop_oneof![
+                    proptest::prelude::Just(serde_json::json!(null)),
+                    "\\PC{0,6}".prop_map(|s| serde_json::json!({"share_with_ai": s, "n": [1, {"x": []}]})),
+                    proptest::num::i64::ANY.prop_map(|n| serde_json::json!(n)),
+                ],
+                0..4,
+            ),
+        ) {
+            let entries: BTreeMap<String, Permissions> = valid
+                .into_iter()
+                .map(|(k, (ai, cloud, ro, exp))| (k, Permissions {
+                    share_with_ai: ai, share_with_cloud: cloud, read_only: ro, expires_at: exp,
+                }))
+                .collect();
+            let mut map = Map::new();
+            let mut keys: Vec<&String> = entries.keys().chain(kept.keys()).collect();
+            keys.sort();
+            keys.dedup();
+            for key in keys {
+                let value = match entries.get(key) {
+                    Some(p) => serde_json::to_value(p).unwrap(),
+                    None => kept[key].clone(),
+                };
+                map.insert(key.clone(), value);
+            }
+            let mut expected =
+                serde_json::to_vec_pretty(&serde_json::json!({"object_permissions": map})).unwrap();
+            expected.push(b'\n');
+            proptest::prop_assert_eq!(
+                String::from_utf8(render(&entries, &kept)).unwrap(),
+                String::from_utf8(expected).unwrap()
+            );
+        }
     }
 
     #[test]

@@ -188,6 +188,7 @@ fn open_read_only(path: &Path) -> Result<Connection> {
         OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )?;
     conn.busy_timeout(crate::db::BUSY_TIMEOUT)?;
+    crate::db::stable_plans(&conn)?;
     Ok(conn)
 }
 

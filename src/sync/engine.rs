@@ -22,12 +22,9 @@ pub struct Engine {
     pub(crate) registry: SchemaRegistry,
     pub(crate) audit: AuditLog,
     pub(crate) progress: Option<ProgressFn>,
-    /// The unreadable entries of permissions.json as last read or written,
-    /// by the file's hash (see `sync_permissions_file`).
-    pub(crate) permissions_invalid: Option<(
-        String,
-        std::collections::BTreeMap<String, serde_json::Value>,
-    )>,
+    /// permissions.json and the grants behind it, as last read or written
+    /// (see `sync::permissions_mirror`).
+    pub(crate) permissions_mirror: crate::sync::permissions_mirror::PermissionsMirror,
     pub(crate) recovery: Option<db::recovery::Recovery>,
     /// What the rebuild after a recovery did, until the next reconcile
     /// reports it as its own (so `me-nexus sync` after a lost database
@@ -72,7 +69,7 @@ impl Engine {
                 registry: SchemaRegistry::new(),
                 audit,
                 progress: None,
-                permissions_invalid: None,
+                permissions_mirror: Default::default(),
                 recovery: None,
                 rebuilt: None,
             };
@@ -145,7 +142,7 @@ impl Engine {
             registry: SchemaRegistry::new(),
             audit,
             progress: None,
-            permissions_invalid: None,
+            permissions_mirror: Default::default(),
             recovery,
             rebuilt: None,
         };

@@ -20,6 +20,7 @@ pub mod engine;
 pub mod export;
 pub mod indexer;
 pub mod merge;
+pub(crate) mod permissions_mirror;
 pub mod permissions_sync;
 pub mod reconcile;
 pub mod service;

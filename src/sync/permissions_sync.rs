@@ -21,6 +21,7 @@ use crate::permissions::file::{self as pfile, PermissionsFile};
 use crate::permissions::model::{PermissionChange, Permissions, diff};
 use crate::sync::engine::Engine;
 use crate::sync::indexer::BatchReport;
+use crate::sync::permissions_mirror::KnownFile;
 use crate::vault::PERMISSIONS_REL;
 use crate::vault::atomic::write_atomic;
 use crate::vault::formats::FileProblem;
@@ -73,19 +74,14 @@ impl Engine {
         // is taken in first, so that rewriting the file cannot lose it.
         let mut report = BatchReport::default();
         self.sync_permissions_file(false, &mut report)?;
-
         let rows: Vec<(i64, String, Permissions)> = match target {
             PermissionTarget::Keys(keys) => {
                 let mut rows = Vec::with_capacity(keys.len());
                 for key in keys {
                     crate::vault::keys::check_key(key).map_err(NexusError::InvalidInput)?;
-                    let object = db::objects::get_by_key(&self.conn, key)?
+                    let (id, perms) = db::permissions::of_key(&self.conn, key)?
                         .ok_or_else(|| NexusError::NotFound(format!("no object with key {key}")))?;
-                    rows.push((
-                        object.id,
-                        object.key,
-                        db::permissions::get(&self.conn, object.id)?,
-                    ));
+                    rows.push((id, key.clone(), perms));
                 }
                 rows
             }
@@ -115,6 +111,7 @@ impl Engine {
             .collect();
         let mut updates = Vec::new();
         let tx = db::begin(&self.conn)?;
+        let generation_before = db::permissions::generation(&tx)?;
         for (id, key, old) in rows {
             let new = match edits.get(key.as_str()) {
                 Some((before, after)) => crate::permissions::model::resolve_conflict(
@@ -129,7 +126,21 @@ impl Engine {
                 updates.push(PermissionUpdate { key, old, new });
             }
         }
+        let generation_after = db::permissions::generation(&tx)?;
         tx.commit()?;
+        // The grants in memory follow this change only if they were
+        // current when it began. The transaction held the database's write
+        // lock from the first read of the generation to the last, so the
+        // difference is this change alone. Otherwise they are read again.
+        match &mut self.permissions_mirror.grants {
+            Some(grants) if grants.generation == generation_before => {
+                for update in &updates {
+                    grants.apply(&update.key, &update.new);
+                }
+                grants.generation = generation_after;
+            }
+            _ => self.permissions_mirror.grants = None,
+        }
         // Always bring the file in line, even when nothing changed now: a
         // process killed between the DB and the file may have left it behind.
         self.sync_permissions_file(true, &mut report)?;
@@ -157,19 +168,24 @@ impl Engine {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
             Err(e) => return Err(NexusError::io(&path, e)),
         };
-        let current_hash = current.as_deref().map(hash_bytes);
+        let current_hash = current
+            .as_deref()
+            .map(|bytes| self.permissions_mirror.hash_of(bytes));
         let changed_on_disk = match (&current_hash, &row) {
             (Some(hash), Some(row)) => *hash != row.hash,
             (Some(_), None) => true,
             (None, _) => false,
         };
         let mut parsed: Option<PermissionsFile> = None;
-        if let (true, Some(bytes)) = (changed_on_disk, current.as_deref()) {
+        if let (true, Some(bytes), Some(hash)) =
+            (changed_on_disk, current.as_deref(), &current_hash)
+        {
             match pfile::parse(bytes) {
                 Err(problem) => {
                     // Never rewrite a file we cannot read; keep the grants
                     // as they are until the user fixes it.
-                    self.record_permissions_file(bytes, FileStatus::Invalid, &[problem], &now)?;
+                    let file = (hash.as_str(), bytes.len());
+                    self.record_permissions_file(file, FileStatus::Invalid, &[problem], &now)?;
                     report.problem_files.push(PERMISSIONS_REL.to_string());
                     return Ok(());
                 }
@@ -190,15 +206,13 @@ impl Engine {
             return Ok(());
         }
         // Rewrite from the database, keeping unreadable entries verbatim.
-        let invalid = match (&parsed, current.as_deref()) {
-            (Some(file), _) => file.invalid.clone(),
-            (None, Some(bytes)) => self.invalid_entries_of(bytes),
-            (None, None) => BTreeMap::new(),
+        let invalid = match (&parsed, current.as_deref(), &current_hash) {
+            (Some(file), _, _) => file.invalid.clone(),
+            (None, Some(bytes), Some(hash)) => self.invalid_entries_of(bytes, hash),
+            _ => BTreeMap::new(),
         };
-        let mut entries: BTreeMap<String, Permissions> = db::permissions::non_default(&self.conn)?
-            .into_iter()
-            .collect();
-        entries.extend(db::permissions::orphans(&self.conn)?);
+        let grants = self.permissions_mirror.take_grants(&self.conn)?;
+        let entries = grants.entries();
         let desired = pfile::render(&entries, &invalid);
         // Rewrite only when the content differs: a hand-edited file that
         // already says what the database says keeps the user's formatting.
@@ -207,11 +221,13 @@ impl Engine {
             (None, Some(bytes)) => bytes == desired.as_slice(),
             (None, None) => false,
         };
-        let written = if same_content {
-            current.clone().unwrap_or_default()
-        } else {
-            write_atomic(&path, &desired)?;
-            desired.clone()
+        let (written, written_hash) = match (same_content, current, current_hash) {
+            (true, Some(bytes), Some(hash)) => (bytes, hash),
+            _ => {
+                write_atomic(&path, &desired)?;
+                let hash = hash_bytes(&desired);
+                (desired, hash)
+            }
         };
         // The problems of what is on disk now (entries kept verbatim are
         // still unreadable), whether or not it was parsed above. A file with
@@ -230,27 +246,34 @@ impl Engine {
                 .map(|f| f.problems)
                 .unwrap_or_default()
         };
-        self.permissions_invalid = Some((hash_bytes(&written), invalid_now));
-        all_problems.extend(self.orphan_problems()?);
+        all_problems.extend(orphan_problems(&grants.orphans));
+        drop(entries);
         if !all_problems.is_empty() {
             report.problem_files.push(PERMISSIONS_REL.to_string());
         }
-        self.record_permissions_file(&written, FileStatus::Permissions, &all_problems, &now)?;
+        self.record_permissions_file(
+            (written_hash.as_str(), written.len()),
+            FileStatus::Permissions,
+            &all_problems,
+            &now,
+        )?;
+        self.permissions_mirror.grants = Some(grants);
+        self.permissions_mirror.file = Some(KnownFile {
+            bytes: written,
+            hash: written_hash,
+            invalid: invalid_now,
+        });
         Ok(())
     }
 
-    /// The unreadable entries of permissions.json `bytes`, remembered by
-    /// hash so that the file is not parsed again on every permission change.
-    fn invalid_entries_of(&mut self, bytes: &[u8]) -> BTreeMap<String, serde_json::Value> {
-        let hash = hash_bytes(bytes);
-        if let Some((known, invalid)) = &self.permissions_invalid
-            && *known == hash
-        {
-            return invalid.clone();
+    /// The unreadable entries of permissions.json `bytes` (whose hash is
+    /// `hash`), remembered so that the file is not parsed again on every
+    /// permission change.
+    fn invalid_entries_of(&self, bytes: &[u8], hash: &str) -> BTreeMap<String, serde_json::Value> {
+        match &self.permissions_mirror.file {
+            Some(known) if known.hash == hash => known.invalid.clone(),
+            _ => pfile::parse(bytes).map(|f| f.invalid).unwrap_or_default(),
         }
-        let invalid = pfile::parse(bytes).map(|f| f.invalid).unwrap_or_default();
-        self.permissions_invalid = Some((hash, invalid.clone()));
-        invalid
     }
 
     /// Applies a parsed permissions.json to the database (source: file).
@@ -300,21 +323,11 @@ impl Engine {
         self.audit.record(&audit)
     }
 
-    fn orphan_problems(&self) -> Result<Vec<FileProblem>> {
-        Ok(db::permissions::orphans(&self.conn)?
-            .into_iter()
-            .map(|(key, _)| {
-                FileProblem::new(
-                    format!("/object_permissions/{}", pfile::escape_pointer(&key)),
-                    format!("no object has the key {key}; the entry is kept and applies if such an object appears"),
-                )
-            })
-            .collect())
-    }
-
+    /// Records permissions.json (`hash` and length of what is on disk) in
+    /// `files`, with its problems.
     fn record_permissions_file(
         &self,
-        bytes: &[u8],
+        (hash, len): (&str, usize),
         status: FileStatus,
         problems: &[FileProblem],
         now: &str,
@@ -322,7 +335,7 @@ impl Engine {
         let path = self.vault.permissions_path();
         let (size, mtime_ns) = walk::stat(&path)
             .with_path(&path)
-            .unwrap_or((bytes.len() as u64, 0));
+            .unwrap_or((len as u64, 0));
         let tx = db::begin(&self.conn)?;
         db::files::upsert(
             &tx,
@@ -330,7 +343,7 @@ impl Engine {
                 path: PERMISSIONS_REL.to_string(),
                 size,
                 mtime_ns,
-                hash: hash_bytes(bytes),
+                hash: hash.to_string(),
                 status,
                 schema_name: None,
                 layout: None,
@@ -351,6 +364,20 @@ impl Engine {
         tx.commit()?;
         Ok(())
     }
+}
+
+/// One problem per orphan grant: it is kept, and applies if an object with
+/// its key appears.
+fn orphan_problems(orphans: &BTreeMap<String, Permissions>) -> Vec<FileProblem> {
+    orphans
+        .keys()
+        .map(|key| {
+            FileProblem::new(
+                format!("/object_permissions/{}", pfile::escape_pointer(key)),
+                format!("no object has the key {key}; the entry is kept and applies if such an object appears"),
+            )
+        })
+        .collect()
 }
 
 /// The audit line of a permission change.
