@@ -722,3 +722,88 @@ fn permissions_json_follows_writes_made_behind_the_engines_back() {
     expected.insert("not-yet.json#1".into(), grant(true, false));
     assert_eq!(listed_grants(&v), expected);
 }
+
+/// A first index of a vault with more files than one transaction holds
+/// loads without the per-row insert triggers (`db::bulk_load`). Afterwards
+/// the counters must equal what the tables hold, every trigger must be
+/// back, and the triggers must count the next insert.
+#[test]
+fn a_bulk_first_index_leaves_right_counters_and_its_triggers() {
+    use me_nexus::bench::data::{Layout, write_vault};
+    let v = TestVault::empty();
+    let layout = Layout::for_objects(6_000); // 600 collection files
+    write_vault(v.path(), &layout).unwrap();
+    let fresh_triggers = {
+        let conn = me_nexus::db::open_in_memory().unwrap();
+        let names: Vec<String> = conn
+            .prepare("SELECT name FROM sqlite_master WHERE type = 'trigger' ORDER BY name")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        names
+    };
+    let mut e = engine(&v);
+    let report = e.reconcile().unwrap();
+    assert_eq!(report.objects_added.len(), layout.objects());
+    let counter =
+        |name: &str| v.count(&format!("SELECT value FROM counters WHERE name = '{name}'"));
+    let objects = v.count("SELECT COUNT(*) FROM data_objects");
+    assert_eq!(objects, layout.objects() as i64);
+    assert_eq!(counter("objects"), objects);
+    let ai = v.count("SELECT COUNT(*) FROM object_permissions WHERE share_with_ai = 1");
+    assert_eq!(ai, layout.grants() as i64);
+    assert_eq!(counter("ai"), ai);
+    assert_eq!(counter("cloud"), 0);
+    assert_eq!(counter("read_only"), 0);
+    let triggers: Vec<String> = v
+        .db()
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'trigger' ORDER BY name")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(triggers, fresh_triggers);
+    assert_eq!(
+        v.count("SELECT COUNT(*) FROM sync_state WHERE name LIKE 'bulk%'"),
+        0
+    );
+
+    // The triggers count a new object again.
+    let rel = layout.file_rel(0);
+    let mut doc: Value = serde_json::from_str(&v.read(&rel)).unwrap();
+    let mut item = doc["data"][0].clone();
+    item["id"] = json!(99_999);
+    doc["data"].as_array_mut().unwrap().push(item);
+    v.write(&rel, &serde_json::to_string_pretty(&doc).unwrap());
+    e.index_paths([rel].into_iter().collect()).unwrap();
+    assert_eq!(counter("objects"), objects + 1);
+    assert_eq!(v.count("SELECT COUNT(*) FROM data_objects"), objects + 1);
+}
+
+/// A first index killed half-way leaves its insert triggers dropped; the
+/// next engine to open the vault puts them back and recounts.
+#[test]
+fn opening_after_an_unfinished_bulk_load_restores_triggers_and_counts() {
+    let v = TestVault::sample_initialised();
+    let objects = v.count("SELECT COUNT(*) FROM data_objects");
+    let trigger_count = || v.count("SELECT COUNT(*) FROM sqlite_master WHERE type = 'trigger'");
+    let triggers = trigger_count();
+    {
+        // What a crash right after the load began leaves behind, plus a
+        // counter that no longer matches (the chunk that was never counted).
+        let conn = me_nexus::db::open(&v.abs(".nexus/vault.sqlite")).unwrap();
+        let _load = me_nexus::db::bulk_load::begin(&conn).unwrap();
+        conn.execute("UPDATE counters SET value = 0 WHERE name = 'objects'", [])
+            .unwrap();
+    }
+    assert!(trigger_count() < triggers);
+    let _e = Engine::open(v.path()).unwrap();
+    assert_eq!(trigger_count(), triggers);
+    assert_eq!(
+        v.count("SELECT value FROM counters WHERE name = 'objects'"),
+        objects
+    );
+}

@@ -3,6 +3,7 @@
 //! state, which is mirrored in `.nexus/permissions.json`): it can always be
 //! rebuilt from the vault.
 
+pub mod bulk_load;
 pub mod files;
 pub mod migrations;
 pub mod objects;

@@ -50,6 +50,13 @@ pub fn permission_stats(conn: &Connection, now_unix: i64) -> Result<PermissionSt
     })
 }
 
+/// How many objects the index holds (the trigger-kept counter).
+pub fn object_count(conn: &Connection) -> Result<i64> {
+    Ok(conn
+        .prepare_cached("SELECT value FROM counters WHERE name = 'objects'")?
+        .query_row([], |r| r.get(0))?)
+}
+
 /// How many objects the gate would let out for `purpose` at `now_unix`: the
 /// flag set and no expiry, or an expiry after now. That is the trigger-kept
 /// count of the flag minus the flagged objects whose expiry has passed,

@@ -146,9 +146,24 @@ impl Engine {
             recovery,
             rebuilt: None,
         };
+        engine.repair_bulk_load()?;
         engine.register_builtin_schemas()?;
         engine.register_vault_schemas()?;
         Ok(engine)
+    }
+
+    /// Puts back the triggers of a bulk load that stopped half-way (a
+    /// crash during a first index), recounting the counters. A load under
+    /// way holds the vault's write lock; if the lock is busy, the repair is
+    /// left to the next reconcile, which runs under that lock.
+    pub(crate) fn repair_bulk_load(&self) -> Result<()> {
+        if !db::bulk_load::unfinished(&self.conn)? {
+            return Ok(());
+        }
+        if let Some(_lock) = self.vault.try_lock_for_write()? {
+            db::bulk_load::repair(&self.conn)?;
+        }
+        Ok(())
     }
 
     /// What was repaired when this engine opened the vault, if anything.

@@ -308,37 +308,34 @@ impl Engine {
         }
 
         // 4. Read, parse and write changed files, a chunk per transaction.
-        let total = to_read.len();
-        let mut done = 0;
-        if total > FILES_PER_TRANSACTION {
-            self.report_progress(0, total);
-        }
-        for chunk in to_read.chunks(FILES_PER_TRANSACTION) {
-            let mut pending = Vec::with_capacity(chunk.len());
-            for (file, row) in chunk {
-                // A rename target got its row in step 3; the others keep
-                // the one step 2 looked up.
-                let row = if renamed_to.contains(&file.rel) {
-                    db::files::get(&self.conn, &file.rel)?
-                } else {
-                    row.clone()
-                };
-                if let Some(p) =
-                    self.read_file(file, row.as_ref(), plan.forced.contains(&file.rel))?
+        // A first index of a large vault loads without per-row insert
+        // triggers (see `db::bulk_load`).
+        let mut bulk =
+            if to_read.len() > FILES_PER_TRANSACTION && db::stats::object_count(&self.conn)? == 0 {
+                Some(db::bulk_load::begin(&self.conn)?)
+            } else {
+                None
+            };
+        let written = self.write_changed(
+            &to_read,
+            &renamed_to,
+            &plan.forced,
+            &mut bulk,
+            &mut report,
+            &now,
+        );
+        match (written, bulk) {
+            (Ok(()), Some(load)) => load.finish(&self.conn)?,
+            (Ok(()), None) => {}
+            (Err(e), load) => {
+                // Put the triggers back before giving up; if even that
+                // fails, the next open or reconcile repairs it.
+                if load.is_some()
+                    && let Err(repair) = db::bulk_load::repair(&self.conn)
                 {
-                    pending.push(p);
+                    tracing::warn!("bulk load not ended: {repair}");
                 }
-            }
-            report.files_parsed += pending.len();
-            self.in_transaction(|engine| {
-                for p in pending {
-                    engine.write_pending(p, &mut report, &now)?;
-                }
-                Ok(())
-            })?;
-            done += chunk.len();
-            if total > FILES_PER_TRANSACTION {
-                self.report_progress(done, total);
+                return Err(e);
             }
         }
 
@@ -393,6 +390,54 @@ impl Engine {
         let keys_changed = !report.objects_moved.is_empty() || !report.objects_removed.is_empty();
         self.sync_permissions_file(plan.full || keys_changed, &mut report)?;
         Ok(report)
+    }
+
+    /// Step 4 of a plan: reads, parses and writes the changed files, a
+    /// chunk of files per transaction, reporting progress on large batches.
+    fn write_changed(
+        &mut self,
+        to_read: &[(FoundFile, Option<FileRow>)],
+        renamed_to: &HashSet<String>,
+        forced: &HashSet<String>,
+        bulk: &mut Option<db::bulk_load::BulkLoad>,
+        report: &mut BatchReport,
+        now: &str,
+    ) -> Result<()> {
+        let total = to_read.len();
+        let mut done = 0;
+        if total > FILES_PER_TRANSACTION {
+            self.report_progress(0, total);
+        }
+        for chunk in to_read.chunks(FILES_PER_TRANSACTION) {
+            let mut pending = Vec::with_capacity(chunk.len());
+            for (file, row) in chunk {
+                // A rename target got its row in step 3; the others keep
+                // the one step 2 looked up.
+                let row = if renamed_to.contains(&file.rel) {
+                    db::files::get(&self.conn, &file.rel)?
+                } else {
+                    row.clone()
+                };
+                if let Some(p) = self.read_file(file, row.as_ref(), forced.contains(&file.rel))? {
+                    pending.push(p);
+                }
+            }
+            report.files_parsed += pending.len();
+            self.in_transaction(|engine| {
+                for p in pending {
+                    engine.write_pending(p, report, now)?;
+                }
+                match bulk {
+                    Some(load) => load.add_chunk(&engine.conn),
+                    None => Ok(()),
+                }
+            })?;
+            done += chunk.len();
+            if total > FILES_PER_TRANSACTION {
+                self.report_progress(done, total);
+            }
+        }
+        Ok(())
     }
 
     /// Pairs gone files with new files that have the same bytes.

@@ -23,6 +23,7 @@ impl Engine {
     pub fn reconcile(&mut self) -> Result<BatchReport> {
         self.check_vault_present()?;
         let _lock = self.vault.lock_for_write()?;
+        db::bulk_load::repair(&self.conn)?;
         let mut report = self.reconcile_locked()?;
         if let Some(earlier) = self.rebuilt.take() {
             report = merge(earlier, report);

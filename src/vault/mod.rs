@@ -264,6 +264,26 @@ impl Vault {
         file.lock().with_path(&path)?;
         Ok(WriteLock { _file: file })
     }
+
+    /// The vault's write lock if nobody holds it now; `None` if somebody
+    /// does (another process, or another engine of this one).
+    pub fn try_lock_for_write(&self) -> Result<Option<WriteLock>> {
+        if self.read_only {
+            return Err(self.read_only_error());
+        }
+        let path = self.write_lock_path();
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .with_path(&path)?;
+        match file.try_lock() {
+            Ok(()) => Ok(Some(WriteLock { _file: file })),
+            Err(std::fs::TryLockError::WouldBlock) => Ok(None),
+            Err(std::fs::TryLockError::Error(e)) => Err(crate::error::NexusError::io(&path, e)),
+        }
+    }
 }
 
 /// Held by a vault's one sync service (a window or `me-nexus watch`) for as

@@ -1,0 +1,271 @@
+//! Bulk loading: a first index of a large vault into an empty database,
+//! without the per-row insert triggers (benchmark B1).
+//!
+//! Every insert into `data_objects` or `object_permissions` fires a trigger
+//! that keeps `counters` up to date. A statement whose trigger writes
+//! another table must be undoable on its own, so SQLite copies each page it
+//! touches into a statement journal first: that copying, not the counter
+//! update itself, made the triggers a fifth of a cold index.
+//!
+//! During a bulk load the insert triggers are dropped and each chunk's
+//! transaction adds its own rows to the counters instead (`add_chunk`), so
+//! readers see right counts after every commit, as before. The dropped
+//! triggers' SQL is kept in `sync_state` in the same transaction that drops
+//! them; `finish` puts them back from there. A load that stops half-way (a
+//! crash, an error) leaves that row behind, and `repair`, run whenever an
+//! engine opens the database or starts a reconcile, puts the triggers back
+//! and recounts everything from the tables.
+//!
+//! Only inserts go without triggers, and only while the indexer holds the
+//! vault's write lock; deletes and updates keep theirs. A bulk load starts
+//! only on an empty database, where nothing it does can update or delete a
+//! row it inserted.
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+use crate::db;
+use crate::error::{NexusError, Result};
+
+/// The triggers a bulk load goes without: every per-row insert trigger.
+const INSERT_TRIGGERS: [&str; 3] = [
+    "counters_objects_insert",
+    "counters_permissions_insert",
+    "permissions_generation_insert",
+];
+
+/// `sync_state` name under which the dropped triggers' SQL is kept.
+const STATE_NAME: &str = "bulk_load_dropped_triggers";
+
+/// Whether a permission row is not the defaults (what the file lists).
+const NOT_DEFAULT: &str =
+    "(share_with_ai OR share_with_cloud OR read_only OR expires_at IS NOT NULL)";
+
+/// A bulk load under way: the highest object id counted so far.
+#[derive(Debug)]
+pub struct BulkLoad {
+    counted_up_to: i64,
+}
+
+/// Starts a bulk load: drops the insert triggers, keeping their SQL.
+pub fn begin(conn: &Connection) -> Result<BulkLoad> {
+    let tx = db::begin(conn)?;
+    let mut kept = Vec::new();
+    for name in INSERT_TRIGGERS {
+        let sql: Option<String> = tx
+            .query_row(
+                "SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = ?1",
+                [name],
+                |r| r.get(0),
+            )
+            .optional()?;
+        let sql = sql.ok_or_else(|| {
+            NexusError::Sync(format!("database has no trigger {name}; cannot bulk load"))
+        })?;
+        kept.push(sql);
+        tx.execute_batch(&format!("DROP TRIGGER {name};"))?;
+    }
+    let json = serde_json::to_string(&kept).map_err(|e| NexusError::Sync(e.to_string()))?;
+    db::state::set(&tx, STATE_NAME, &json)?;
+    let counted_up_to: i64 =
+        tx.query_row("SELECT ifnull(MAX(id), 0) FROM data_objects", [], |r| {
+            r.get(0)
+        })?;
+    tx.commit()?;
+    Ok(BulkLoad { counted_up_to })
+}
+
+impl BulkLoad {
+    /// Adds the objects inserted since the last call to the counters, as
+    /// the dropped triggers would have. Runs inside the chunk's transaction.
+    /// Object ids only grow (AUTOINCREMENT), so the new rows are the ones
+    /// above the last id counted.
+    pub fn add_chunk(&mut self, conn: &Connection) -> Result<()> {
+        let (objects, max_id): (i64, Option<i64>) = conn
+            .prepare_cached("SELECT COUNT(*), MAX(id) FROM data_objects WHERE id > ?1")?
+            .query_row([self.counted_up_to], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        let (ai, cloud, read_only, not_default): (i64, i64, i64, i64) = conn
+            .prepare_cached(&format!(
+                "SELECT ifnull(SUM(share_with_ai = 1), 0), ifnull(SUM(share_with_cloud = 1), 0),
+                        ifnull(SUM(read_only = 1), 0), ifnull(SUM({NOT_DEFAULT}), 0)
+                 FROM object_permissions WHERE object_id > ?1"
+            ))?
+            .query_row([self.counted_up_to], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+            })?;
+        let mut add = conn
+            .prepare_cached("UPDATE counters SET value = value + ?2 WHERE name = ?1 AND ?2 <> 0")?;
+        for (name, delta) in [
+            ("objects", objects),
+            ("ai", ai),
+            ("cloud", cloud),
+            ("read_only", read_only),
+            ("permissions_generation", i64::from(not_default > 0)),
+        ] {
+            add.execute(params![name, delta])?;
+        }
+        if let Some(max_id) = max_id {
+            self.counted_up_to = max_id;
+        }
+        Ok(())
+    }
+
+    /// Ends the load: the triggers come back.
+    pub fn finish(self, conn: &Connection) -> Result<()> {
+        restore(conn, false).map(|_| ())
+    }
+}
+
+/// Whether a bulk load has begun and not finished (or is under way in
+/// another engine).
+pub fn unfinished(conn: &Connection) -> Result<bool> {
+    Ok(db::state::get(conn, STATE_NAME)?.is_some())
+}
+
+/// Puts back the triggers of a bulk load that did not finish, and recounts
+/// every counter from the tables. Returns whether there was one. The
+/// caller holds the vault's write lock, so that no load is under way.
+pub fn repair(conn: &Connection) -> Result<bool> {
+    let repaired = restore(conn, true)?;
+    if repaired {
+        tracing::warn!(
+            "a first index had stopped half-way: its triggers are restored and its counters recounted"
+        );
+    }
+    Ok(repaired)
+}
+
+fn restore(conn: &Connection, recount: bool) -> Result<bool> {
+    let tx = db::begin(conn)?;
+    let Some(json) = db::state::get(&tx, STATE_NAME)? else {
+        return Ok(false);
+    };
+    let kept: Vec<String> = serde_json::from_str(&json).map_err(|e| {
+        NexusError::Sync(format!(
+            "sync_state {STATE_NAME} is not a list of triggers: {e}"
+        ))
+    })?;
+    for name in INSERT_TRIGGERS {
+        tx.execute_batch(&format!("DROP TRIGGER IF EXISTS {name};"))?;
+    }
+    for sql in &kept {
+        tx.execute_batch(sql)?;
+    }
+    if recount {
+        tx.execute_batch(
+            "UPDATE counters SET value = (SELECT COUNT(*) FROM data_objects) WHERE name = 'objects';
+             UPDATE counters SET value = (SELECT COUNT(*) FROM object_permissions WHERE share_with_ai = 1) WHERE name = 'ai';
+             UPDATE counters SET value = (SELECT COUNT(*) FROM object_permissions WHERE share_with_cloud = 1) WHERE name = 'cloud';
+             UPDATE counters SET value = (SELECT COUNT(*) FROM object_permissions WHERE read_only = 1) WHERE name = 'read_only';
+             UPDATE counters SET value = value + 1 WHERE name = 'permissions_generation';",
+        )?;
+    }
+    tx.execute("DELETE FROM sync_state WHERE name = ?1", [STATE_NAME])?;
+    tx.commit()?;
+    Ok(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn triggers(conn: &Connection) -> Vec<String> {
+        conn.prepare("SELECT name FROM sqlite_master WHERE type = 'trigger' ORDER BY name")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap()
+    }
+
+    fn counters(conn: &Connection) -> Vec<(String, i64)> {
+        conn.prepare(
+            "SELECT name, value FROM counters WHERE name <> 'permissions_generation' ORDER BY name",
+        )
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .collect::<rusqlite::Result<_>>()
+        .unwrap()
+    }
+
+    fn insert(conn: &Connection, key: &str, ai: bool) {
+        conn.execute(
+            "INSERT OR IGNORE INTO schemas (id, schema_name, definition_json, created_at) VALUES (1, 't', '{}', '')",
+            [],
+        )
+        .unwrap();
+        conn.execute(
+            "INSERT INTO data_objects (schema_id, file_path, updated_at, created_at) VALUES (1, ?1, '', '')",
+            [key],
+        )
+        .unwrap();
+        let id = conn.last_insert_rowid();
+        conn.execute(
+            "INSERT INTO object_permissions (object_id, share_with_ai) VALUES (?1, ?2)",
+            params![id, ai],
+        )
+        .unwrap();
+    }
+
+    /// Counters after a bulk load equal what the triggers would have kept,
+    /// after each chunk; the triggers are back at the end.
+    #[test]
+    fn counts_each_chunk_and_restores_the_triggers() {
+        let conn = db::open_in_memory().unwrap();
+        let before = triggers(&conn);
+        let generation = db::permissions::generation(&conn).unwrap();
+        let mut load = begin(&conn).unwrap();
+        for name in INSERT_TRIGGERS {
+            assert!(!triggers(&conn).contains(&name.to_string()));
+        }
+        for chunk in 0..3 {
+            let tx = db::begin(&conn).unwrap();
+            for i in 0..5 {
+                insert(&tx, &format!("f{chunk}.json#{i}"), i == 0);
+            }
+            load.add_chunk(&tx).unwrap();
+            tx.commit().unwrap();
+            let n = (chunk + 1) * 5;
+            assert_eq!(
+                counters(&conn),
+                vec![
+                    ("ai".to_string(), (chunk + 1) as i64),
+                    ("cloud".to_string(), 0),
+                    ("objects".to_string(), n as i64),
+                    ("read_only".to_string(), 0)
+                ]
+            );
+        }
+        load.finish(&conn).unwrap();
+        assert_eq!(triggers(&conn), before);
+        assert!(db::permissions::generation(&conn).unwrap() > generation);
+        // The triggers count again.
+        insert(&conn, "after.json#1", true);
+        assert_eq!(counters(&conn)[0], ("ai".to_string(), 4));
+        assert_eq!(counters(&conn)[2], ("objects".to_string(), 16));
+        assert!(!repair(&conn).unwrap(), "nothing left to repair");
+    }
+
+    /// A load that stopped half-way (its chunk never counted) is repaired:
+    /// triggers back, counters recounted from the tables.
+    #[test]
+    fn an_unfinished_load_is_repaired() {
+        let conn = db::open_in_memory().unwrap();
+        let before = triggers(&conn);
+        let _load = begin(&conn).unwrap();
+        insert(&conn, "a.json#1", true);
+        insert(&conn, "a.json#2", false);
+        assert_eq!(counters(&conn)[2], ("objects".to_string(), 0));
+        assert!(repair(&conn).unwrap());
+        assert_eq!(triggers(&conn), before);
+        assert_eq!(
+            counters(&conn),
+            vec![
+                ("ai".to_string(), 1),
+                ("cloud".to_string(), 0),
+                ("objects".to_string(), 2),
+                ("read_only".to_string(), 0)
+            ]
+        );
+    }
+}
