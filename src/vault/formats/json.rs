@@ -11,11 +11,13 @@ pub fn parse_json_file(rel: &str, bytes: &[u8]) -> ParsedFile {
         Ok(root) => root,
         Err(problem) => return ParsedFile::Invalid(problem),
     };
-    let Some(obj) = root.as_object() else {
+    // The document is taken apart rather than cloned: a first index parses
+    // every file of the vault.
+    let Value::Object(mut obj) = root else {
         return ParsedFile::NotData("top level is not a JSON object".into());
     };
     let schema_name = match (obj.get("schema"), obj.get("data")) {
-        (Some(Value::String(name)), _) => name,
+        (Some(Value::String(name)), _) => name.clone(),
         // A "schema" that is not a string next to a "data" field is meant as
         // Me-Nexus data: say what is wrong instead of skipping it.
         (Some(other), Some(_)) => {
@@ -29,21 +31,23 @@ pub fn parse_json_file(rel: &str, bytes: &[u8]) -> ParsedFile {
         }
         _ => return ParsedFile::NotData("no top-level \"schema\" string".into()),
     };
-    let schema_name = schema_name.to_string();
-    match obj.get("data") {
+    match obj.remove("data") {
         Some(Value::Array(items)) => ParsedFile::Data(parse_collection(rel, schema_name, items)),
-        Some(Value::Object(data)) => ParsedFile::Data(DataFile {
-            schema_name,
-            layout: Layout::Single,
-            objects: vec![ParsedObject {
-                key: rel.to_string(),
-                item_id: None,
-                title: summarize(&Value::Object(data.clone()), file_stem(rel)),
-                content: Value::Object(data.clone()),
-                pointer: "/data".into(),
-            }],
-            problems: Vec::new(),
-        }),
+        Some(Value::Object(data)) => {
+            let content = Value::Object(data);
+            ParsedFile::Data(DataFile {
+                schema_name,
+                layout: Layout::Single,
+                objects: vec![ParsedObject {
+                    key: rel.to_string(),
+                    item_id: None,
+                    title: summarize(&content, file_stem(rel)),
+                    content,
+                    pointer: "/data".into(),
+                }],
+                problems: Vec::new(),
+            })
+        }
         Some(_) => ParsedFile::Invalid(FileProblem::new(
             "/data",
             "\"data\" must be an array of items or one object",
@@ -238,11 +242,11 @@ mod strict {
     }
 }
 
-fn parse_collection(rel: &str, schema_name: String, items: &[Value]) -> DataFile {
+fn parse_collection(rel: &str, schema_name: String, items: Vec<Value>) -> DataFile {
     let mut objects = Vec::with_capacity(items.len());
     let mut problems = Vec::new();
     let mut seen = std::collections::HashSet::with_capacity(items.len());
-    for (index, item) in items.iter().enumerate() {
+    for (index, item) in items.into_iter().enumerate() {
         let pointer = format!("/data/{index}");
         let Some(fields) = item.as_object() else {
             problems.push(FileProblem::new(pointer, "item is not a JSON object"));
@@ -264,9 +268,9 @@ fn parse_collection(rel: &str, schema_name: String, items: &[Value]) -> DataFile
         }
         objects.push(ParsedObject {
             key: item_key(rel, &id),
-            title: summarize(item, &id),
+            title: summarize(&item, &id),
             item_id: Some(id),
-            content: item.clone(),
+            content: item,
             pointer,
         });
     }
