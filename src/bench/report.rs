@@ -167,7 +167,8 @@ pub fn markdown(
          bound, as the process ran every earlier workload).\n\
          - **B7 write-back**: `Engine::set_permissions` toggling the AI flag of one key, 200 times; it returns \
          when the database has committed and `permissions.json` has been replaced (fsynced file and folder). The \
-         floor is `vault::atomic::write_atomic` of the same bytes alone.\n",
+         floor is `vault::atomic::write_atomic` of the same bytes alone, timed right after each toggle so that \
+         both see the same moments of the machine.\n",
         options.objects
     ));
     md

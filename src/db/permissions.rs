@@ -95,6 +95,58 @@ pub fn set(conn: &Connection, object_id: i64, perms: &Permissions) -> Result<()>
     Ok(())
 }
 
+/// Changes the permissions of object `object_id` from `old` to `new`,
+/// writing only the columns that differ: every index of
+/// `object_permissions` whose columns are written must be updated, and a
+/// toggle changes one flag. Falls back to [`set`] when the object has no
+/// permission row yet.
+pub fn change(
+    conn: &Connection,
+    object_id: i64,
+    old: &Permissions,
+    new: &Permissions,
+) -> Result<()> {
+    let mut columns = Vec::new();
+    if old.share_with_ai != new.share_with_ai {
+        columns.push("share_with_ai = ?2");
+    }
+    if old.share_with_cloud != new.share_with_cloud {
+        columns.push("share_with_cloud = ?3");
+    }
+    if old.read_only != new.read_only {
+        columns.push("read_only = ?4");
+    }
+    if old.expires_at != new.expires_at {
+        columns.push("expires_at = ?5, expires_unix = ?6");
+    }
+    if columns.is_empty() {
+        return Ok(());
+    }
+    let sql = format!(
+        "UPDATE object_permissions SET {} WHERE object_id = ?1",
+        columns.join(", ")
+    );
+    // Each statement names only its own parameters; the ones in between
+    // exist unnamed and are bound too (harmlessly).
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let unix = expires_unix(new);
+    let values: [&dyn rusqlite::ToSql; 6] = [
+        &object_id,
+        &new.share_with_ai,
+        &new.share_with_cloud,
+        &new.read_only,
+        &new.expires_at,
+        &unix,
+    ];
+    for (index, value) in values.iter().take(stmt.parameter_count()).enumerate() {
+        stmt.raw_bind_parameter(index + 1, value)?;
+    }
+    if stmt.raw_execute()? == 0 {
+        set(conn, object_id, new)?;
+    }
+    Ok(())
+}
+
 /// Removes and returns the orphan grant for `key`.
 pub fn take_orphan(conn: &Connection, key: &str) -> Result<Option<Permissions>> {
     let perms = conn
@@ -182,4 +234,75 @@ pub fn all_with_keys(
         None => stmt.query_map([], map)?.collect::<Result<Vec<_>, _>>()?,
     };
     Ok(rows)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `change` writes exactly the new permissions whatever differs, keeps
+    /// the trigger-kept counters right, and creates a missing row.
+    #[test]
+    fn change_writes_the_new_permissions_and_keeps_counters() {
+        let conn = crate::db::open_in_memory().unwrap();
+        conn.execute_batch(
+            "INSERT INTO schemas (id, schema_name, definition_json, created_at) VALUES (1, 't', '{}', '');
+             INSERT INTO data_objects (id, schema_id, file_path, updated_at, created_at) VALUES (1, 1, 'a', '', ''), (2, 1, 'b', '', '');
+             INSERT INTO object_permissions (object_id) VALUES (1);",
+        )
+        .unwrap();
+        let counter = |name: &str| -> i64 {
+            conn.query_row("SELECT value FROM counters WHERE name = ?1", [name], |r| {
+                r.get(0)
+            })
+            .unwrap()
+        };
+        let steps = [
+            Permissions {
+                share_with_ai: true,
+                ..Permissions::default()
+            },
+            Permissions {
+                share_with_ai: true,
+                share_with_cloud: true,
+                ..Permissions::default()
+            },
+            Permissions {
+                share_with_ai: true,
+                share_with_cloud: true,
+                read_only: true,
+                expires_at: Some("2030-01-01T00:00:00Z".into()),
+            },
+            Permissions {
+                read_only: true,
+                ..Permissions::default()
+            },
+            Permissions::default(),
+        ];
+        let mut old = Permissions::default();
+        for new in steps {
+            change(&conn, 1, &old, &new).unwrap();
+            assert_eq!(get(&conn, 1).unwrap(), new);
+            assert_eq!(counter("ai"), i64::from(new.share_with_ai));
+            assert_eq!(counter("cloud"), i64::from(new.share_with_cloud));
+            assert_eq!(counter("read_only"), i64::from(new.read_only));
+            let unix: Option<i64> = conn
+                .query_row(
+                    "SELECT expires_unix FROM object_permissions WHERE object_id = 1",
+                    [],
+                    |r| r.get(0),
+                )
+                .unwrap();
+            assert_eq!(unix.is_some(), new.expires_at.is_some());
+            old = new;
+        }
+        // Object 2 has no permission row yet.
+        let grant = Permissions {
+            share_with_cloud: true,
+            ..Permissions::default()
+        };
+        change(&conn, 2, &Permissions::default(), &grant).unwrap();
+        assert_eq!(get(&conn, 2).unwrap(), grant);
+        assert_eq!(counter("cloud"), 1);
+    }
 }

@@ -122,7 +122,7 @@ impl Engine {
                 None => change.apply(&old),
             };
             if new != old {
-                db::permissions::set(&tx, id, &new)?;
+                db::permissions::change(&tx, id, &old, &new)?;
                 updates.push(PermissionUpdate { key, old, new });
             }
         }
@@ -293,7 +293,7 @@ impl Engine {
                 Some(object) => {
                     let old = db::permissions::get(&tx, object.id)?;
                     if old != *perms {
-                        db::permissions::set(&tx, object.id, perms)?;
+                        db::permissions::change(&tx, object.id, &old, perms)?;
                         audit.push(permission_audit(key, &old, perms, Source::File));
                         report.permissions_changed.push(key.clone());
                         report
