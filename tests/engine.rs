@@ -26,16 +26,21 @@ fn problems(v: &TestVault) -> Vec<(String, String, String)> {
         .collect()
 }
 
-fn share_ai(e: &mut Engine, key: &str) {
+fn change_permissions(e: &mut Engine, key: &str, change: PermissionChange) {
     e.set_permissions(
         &PermissionTarget::Keys(vec![key.into()]),
-        &PermissionChange {
-            share_with_ai: Some(true),
-            ..PermissionChange::default()
-        },
+        &change,
         Source::App,
     )
     .unwrap();
+}
+
+fn share_ai(e: &mut Engine, key: &str) {
+    let change = PermissionChange {
+        share_with_ai: Some(true),
+        ..PermissionChange::default()
+    };
+    change_permissions(e, key, change);
 }
 
 const TODOS: &str = r#"{
@@ -646,15 +651,11 @@ fn permissions_json_follows_writes_made_behind_the_engines_back() {
     let (toggled, other, moved) = (&free[0], &free[1], &free[2]);
     let grant = |ai: bool, cloud: bool| json!({"share_with_ai": ai, "share_with_cloud": cloud, "read_only": false, "expires_at": null});
     let toggle = |e: &mut Engine, on: bool| {
-        e.set_permissions(
-            &PermissionTarget::Keys(vec![toggled.clone()]),
-            &PermissionChange {
-                share_with_cloud: Some(on),
-                ..PermissionChange::default()
-            },
-            Source::App,
-        )
-        .unwrap();
+        let change = PermissionChange {
+            share_with_cloud: Some(on),
+            ..PermissionChange::default()
+        };
+        change_permissions(e, toggled, change);
     };
     // The engine now holds the grants in memory.
     toggle(&mut e, true);

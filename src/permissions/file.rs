@@ -184,7 +184,30 @@ mod tests {
         assert_eq!(again, file);
     }
 
-    /// The streamed rendering is byte for byte what building the document
+    /// What building the document as a `serde_json::Value` (valid entries
+    /// beating kept ones, keys sorted) and pretty-printing it gives.
+    fn serde_json_rendering(
+        entries: &BTreeMap<String, Permissions>,
+        invalid: &BTreeMap<String, Value>,
+    ) -> String {
+        let mut keys: Vec<&String> = entries.keys().chain(invalid.keys()).collect();
+        keys.sort();
+        keys.dedup();
+        let mut map = Map::new();
+        for key in keys {
+            let value = match entries.get(key) {
+                Some(p) => serde_json::to_value(p).unwrap(),
+                None => invalid[key].clone(),
+            };
+            map.insert(key.clone(), value);
+        }
+        let mut expected =
+            serde_json::to_vec_pretty(&serde_json::json!({"object_permissions": map})).unwrap();
+        expected.push(b'\n');
+        String::from_utf8(expected).unwrap()
+    }
+
+    /// The hand-written rendering is byte for byte what building the document
     /// as a `serde_json::Value` and pretty-printing it gives.
     #[test]
     fn render_matches_the_value_rendering() {
@@ -212,20 +235,9 @@ mod tests {
         );
         invalid.insert("b.json#2".to_string(), serde_json::json!(7));
         invalid.insert("zz.json#9".to_string(), serde_json::json!([1, {"x": null}]));
-        let mut map = Map::new();
-        for key in ["a \"q\"/n.md", "a0.json#1", "b.json#2", "zz.json#9"] {
-            let value = match entries.get(key) {
-                Some(p) => serde_json::to_value(p).unwrap(),
-                None => invalid[key].clone(),
-            };
-            map.insert(key.to_string(), value);
-        }
-        let mut expected =
-            serde_json::to_vec_pretty(&serde_json::json!({"object_permissions": map})).unwrap();
-        expected.push(b'\n');
         assert_eq!(
             String::from_utf8(render(&entries, &invalid)).unwrap(),
-            String::from_utf8(expected).unwrap()
+            serde_json_rendering(&entries, &invalid)
         );
         assert_eq!(
             render(&BTreeMap::new(), &BTreeMap::new()),
@@ -259,23 +271,9 @@ mod tests {
                     share_with_ai: ai, share_with_cloud: cloud, read_only: ro, expires_at: exp,
                 }))
                 .collect();
-            let mut map = Map::new();
-            let mut keys: Vec<&String> = entries.keys().chain(kept.keys()).collect();
-            keys.sort();
-            keys.dedup();
-            for key in keys {
-                let value = match entries.get(key) {
-                    Some(p) => serde_json::to_value(p).unwrap(),
-                    None => kept[key].clone(),
-                };
-                map.insert(key.clone(), value);
-            }
-            let mut expected =
-                serde_json::to_vec_pretty(&serde_json::json!({"object_permissions": map})).unwrap();
-            expected.push(b'\n');
             proptest::prop_assert_eq!(
                 String::from_utf8(render(&entries, &kept)).unwrap(),
-                String::from_utf8(expected).unwrap()
+                serde_json_rendering(&entries, &kept)
             );
         }
     }

@@ -213,8 +213,7 @@ pub fn count(conn: &Connection, query: &GridQuery) -> Result<usize> {
     let now_unix = Utc::now().timestamp();
     let plain = query.text.trim().is_empty() && query.schema.is_none();
     let n: i64 = if plain && query.permissions == PermissionFilter::Any {
-        conn.prepare_cached("SELECT value FROM counters WHERE name = 'objects'")?
-            .query_row([], |r| r.get(0))?
+        crate::db::stats::object_count(conn)?
     } else {
         let (clause, args) = where_clause(query, now_unix);
         // Every object has exactly one permissions row (a foreign key with

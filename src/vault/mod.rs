@@ -251,16 +251,7 @@ impl Vault {
     /// Every write to a vault goes through here, so a read-only vault
     /// refuses them all with one line.
     pub fn lock_for_write(&self) -> Result<WriteLock> {
-        if self.read_only {
-            return Err(self.read_only_error());
-        }
-        let path = self.write_lock_path();
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&path)
-            .with_path(&path)?;
+        let (path, file) = self.open_write_lock()?;
         file.lock().with_path(&path)?;
         Ok(WriteLock { _file: file })
     }
@@ -268,6 +259,17 @@ impl Vault {
     /// The vault's write lock if nobody holds it now; `None` if somebody
     /// does (another process, or another engine of this one).
     pub fn try_lock_for_write(&self) -> Result<Option<WriteLock>> {
+        let (path, file) = self.open_write_lock()?;
+        match file.try_lock() {
+            Ok(()) => Ok(Some(WriteLock { _file: file })),
+            Err(std::fs::TryLockError::WouldBlock) => Ok(None),
+            Err(std::fs::TryLockError::Error(e)) => Err(crate::error::NexusError::io(&path, e)),
+        }
+    }
+
+    /// `.nexus/write.lock`, opened (created if missing) but not locked. A
+    /// read-only vault refuses here, before any file is created.
+    fn open_write_lock(&self) -> Result<(std::path::PathBuf, std::fs::File)> {
         if self.read_only {
             return Err(self.read_only_error());
         }
@@ -278,11 +280,7 @@ impl Vault {
             .write(true)
             .open(&path)
             .with_path(&path)?;
-        match file.try_lock() {
-            Ok(()) => Ok(Some(WriteLock { _file: file })),
-            Err(std::fs::TryLockError::WouldBlock) => Ok(None),
-            Err(std::fs::TryLockError::Error(e)) => Err(crate::error::NexusError::io(&path, e)),
-        }
+        Ok((path, file))
     }
 }
 
