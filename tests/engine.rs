@@ -758,6 +758,16 @@ fn a_bulk_first_index_leaves_right_counters_and_its_triggers() {
     assert_eq!(counter("ai"), ai);
     assert_eq!(counter("cloud"), 0);
     assert_eq!(counter("read_only"), 0);
+    // Every object has its content and exactly one permission row.
+    assert_eq!(v.count("SELECT COUNT(*) FROM object_content"), objects);
+    assert_eq!(v.count("SELECT COUNT(*) FROM object_permissions"), objects);
+    assert_eq!(
+        v.count(
+            "SELECT COUNT(*) FROM data_objects o WHERE NOT EXISTS
+               (SELECT 1 FROM object_permissions p WHERE p.object_id = o.id)"
+        ),
+        0
+    );
     let triggers: Vec<String> = v
         .db()
         .prepare("SELECT name FROM sqlite_master WHERE type = 'trigger' ORDER BY name")
@@ -782,6 +792,72 @@ fn a_bulk_first_index_leaves_right_counters_and_its_triggers() {
     e.index_paths([rel].into_iter().collect()).unwrap();
     assert_eq!(counter("objects"), objects + 1);
     assert_eq!(v.count("SELECT COUNT(*) FROM data_objects"), objects + 1);
+}
+
+/// A bulk load that begins while permissions.json holds grants for keys
+/// that are not indexed (written by hand while the files were away) gives
+/// those objects their grants, and every other object a default row.
+#[test]
+fn a_bulk_load_gives_waiting_grants_to_their_objects() {
+    use me_nexus::bench::data::{Layout, write_vault};
+    let v = TestVault::empty();
+    let layout = Layout::for_objects(6_000); // 600 collection files
+    write_vault(v.path(), &layout).unwrap();
+    // A JSON file that is not data, so the vault never looks unmounted.
+    v.write("keep.json", r#"{"not": "data"}"#);
+    let away = tempfile::tempdir().unwrap();
+    let folders: Vec<String> = std::fs::read_dir(v.path())
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| !name.starts_with('.') && name != "keep.json")
+        .collect();
+    for name in &folders {
+        std::fs::rename(v.path().join(name), away.path().join(name)).unwrap();
+    }
+    let mut e = engine(&v);
+    e.reconcile().unwrap();
+    assert_eq!(v.count("SELECT COUNT(*) FROM data_objects"), 0);
+
+    // A grant for a key that is not there yet waits as an orphan.
+    let key = format!("{}#3", layout.file_rel(layout.files - 1));
+    v.write(
+        ".nexus/permissions.json",
+        &serde_json::to_string_pretty(&json!({"object_permissions": {
+            key.clone(): {"share_with_ai": false, "share_with_cloud": true,
+                          "read_only": true, "expires_at": null}
+        }}))
+        .unwrap(),
+    );
+    e.reconcile().unwrap();
+    assert_eq!(v.count("SELECT COUNT(*) FROM orphan_permissions"), 1);
+
+    // The files come back: a bulk load into an empty index, with a grant
+    // waiting.
+    for name in &folders {
+        std::fs::rename(away.path().join(name), v.path().join(name)).unwrap();
+    }
+    e.reconcile().unwrap();
+    let objects = v.count("SELECT COUNT(*) FROM data_objects");
+    assert_eq!(objects, layout.objects() as i64);
+    assert_eq!(v.count("SELECT COUNT(*) FROM object_permissions"), objects);
+    let granted = v.count(&format!(
+        "SELECT COUNT(*) FROM object_permissions p JOIN data_objects o ON o.id = p.object_id
+         WHERE o.file_path = '{key}' AND p.share_with_cloud = 1 AND p.read_only = 1"
+    ));
+    assert_eq!(granted, 1, "the waiting grant of {key} was not applied");
+    assert_eq!(
+        v.count("SELECT COUNT(*) FROM object_permissions WHERE share_with_cloud = 1 OR read_only = 1 OR share_with_ai = 1"),
+        1
+    );
+    assert_eq!(
+        v.count("SELECT value FROM counters WHERE name = 'cloud'"),
+        1
+    );
+    assert_eq!(
+        v.count("SELECT value FROM counters WHERE name = 'read_only'"),
+        1
+    );
+    assert_eq!(v.count("SELECT COUNT(*) FROM orphan_permissions"), 0);
 }
 
 /// A first index killed half-way leaves its insert triggers dropped; the

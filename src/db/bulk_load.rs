@@ -40,10 +40,15 @@ const STATE_NAME: &str = "bulk_load_dropped_triggers";
 const NOT_DEFAULT: &str =
     "(share_with_ai OR share_with_cloud OR read_only OR expires_at IS NOT NULL)";
 
-/// A bulk load under way: the highest object id counted so far.
+/// A bulk load under way.
 #[derive(Debug)]
 pub struct BulkLoad {
+    /// The highest object id counted so far.
     counted_up_to: i64,
+    /// No orphan grant waits for a key: new objects can be inserted
+    /// without looking for one, and get their default permission rows a
+    /// chunk at a time (see [`BulkLoad::fresh_inserts`]).
+    fresh_inserts: bool,
 }
 
 /// Starts a bulk load: drops the insert triggers, keeping their SQL.
@@ -70,16 +75,36 @@ pub fn begin(conn: &Connection) -> Result<BulkLoad> {
         tx.query_row("SELECT ifnull(MAX(id), 0) FROM data_objects", [], |r| {
             r.get(0)
         })?;
+    let orphans: i64 = tx.query_row("SELECT COUNT(*) FROM orphan_permissions", [], |r| r.get(0))?;
     tx.commit()?;
-    Ok(BulkLoad { counted_up_to })
+    Ok(BulkLoad {
+        counted_up_to,
+        fresh_inserts: orphans == 0,
+    })
 }
 
 impl BulkLoad {
-    /// Adds the objects inserted since the last call to the counters, as
-    /// the dropped triggers would have. Runs inside the chunk's transaction.
-    /// Object ids only grow (AUTOINCREMENT), so the new rows are the ones
-    /// above the last id counted.
+    /// Whether new objects may be written with `db::objects::insert_fresh`
+    /// (no lookup of the key, no orphan grant to take over), leaving their
+    /// default permission rows to [`BulkLoad::add_chunk`]. True when the
+    /// load began with no orphan grant: nothing adds one during the load,
+    /// as permissions.json is read after it.
+    pub fn fresh_inserts(&self) -> bool {
+        self.fresh_inserts
+    }
+
+    /// Gives the objects inserted since the last call that have no
+    /// permission row the default one, and adds them to the counters, as
+    /// the dropped triggers would have. Runs inside the chunk's
+    /// transaction. Object ids only grow (AUTOINCREMENT), so the new rows
+    /// are the ones above the last id counted.
     pub fn add_chunk(&mut self, conn: &Connection) -> Result<()> {
+        conn.prepare_cached(
+            "INSERT INTO object_permissions (object_id)
+             SELECT o.id FROM data_objects o WHERE o.id > ?1
+               AND NOT EXISTS (SELECT 1 FROM object_permissions p WHERE p.object_id = o.id)",
+        )?
+        .execute([self.counted_up_to])?;
         let (objects, max_id): (i64, Option<i64>) = conn
             .prepare_cached("SELECT COUNT(*), MAX(id) FROM data_objects WHERE id > ?1")?
             .query_row([self.counted_up_to], |r| Ok((r.get(0)?, r.get(1)?)))?;

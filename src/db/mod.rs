@@ -4,6 +4,7 @@
 //! rebuilt from the vault.
 
 pub mod bulk_load;
+pub mod checkpointer;
 pub mod files;
 pub mod migrations;
 pub mod objects;

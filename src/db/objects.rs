@@ -152,33 +152,50 @@ pub fn upsert(conn: &Connection, obj: &NewObject<'_>, now: &str) -> Result<Upser
             Ok(Upserted::Updated(id))
         }
         None => {
-            let created = obj.created_at.clone().unwrap_or_else(|| now.to_string());
-            let updated = obj.updated_at.clone().unwrap_or_else(|| created.clone());
-            conn.prepare_cached(
-                "INSERT INTO data_objects (schema_id, file_path, updated_at, created_at, source_path, item_id,
-                   position, title, content_hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-            )?
-            .execute(params![
-                obj.schema_id,
-                obj.key,
-                updated,
-                created,
-                obj.source_path,
-                obj.item_id,
-                obj.position,
-                obj.title,
-                obj.content_hash,
-            ])?;
-            let id = conn.last_insert_rowid();
-            conn.prepare_cached(
-                "INSERT INTO object_content (object_id, content_json) VALUES (?1, ?2)",
-            )?
-            .execute(params![id, obj.content_json])?;
+            let id = insert_fresh(conn, obj, now)?.ok_or_else(|| {
+                crate::error::NexusError::Sync(format!(
+                    "object {} appeared while it was being inserted",
+                    obj.key
+                ))
+            })?;
             let perms = take_orphan(conn, obj.key)?.unwrap_or_default();
             crate::db::permissions::insert(conn, id, &perms)?;
             Ok(Upserted::Inserted(id))
         }
     }
+}
+
+/// Inserts a new object's `data_objects` and `object_content` rows, without
+/// its `object_permissions` row; `None` (and nothing written) when its key
+/// is taken. [`upsert`] adds the permission row; a bulk load adds the
+/// default rows of a whole chunk at once (see `db::bulk_load`).
+pub fn insert_fresh(conn: &Connection, obj: &NewObject<'_>, now: &str) -> Result<Option<i64>> {
+    let created = obj.created_at.clone().unwrap_or_else(|| now.to_string());
+    let updated = obj.updated_at.clone().unwrap_or_else(|| created.clone());
+    let inserted = conn
+        .prepare_cached(
+            "INSERT INTO data_objects (schema_id, file_path, updated_at, created_at, source_path, item_id,
+               position, title, content_hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+             ON CONFLICT (file_path) DO NOTHING",
+        )?
+        .execute(params![
+            obj.schema_id,
+            obj.key,
+            updated,
+            created,
+            obj.source_path,
+            obj.item_id,
+            obj.position,
+            obj.title,
+            obj.content_hash,
+        ])?;
+    if inserted == 0 {
+        return Ok(None);
+    }
+    let id = conn.last_insert_rowid();
+    conn.prepare_cached("INSERT INTO object_content (object_id, content_json) VALUES (?1, ?2)")?
+        .execute(params![id, obj.content_json])?;
+    Ok(Some(id))
 }
 
 /// The object with key `key`.

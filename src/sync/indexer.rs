@@ -23,18 +23,21 @@
 use std::collections::{BTreeSet, HashMap, HashSet};
 
 use serde::Serialize;
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::audit::AuditEntry;
 use crate::db::files::{FileRow, FileStatus};
 use crate::db::objects::{NewObject, Upserted};
 use crate::db::problems::Problem;
 use crate::db::{self, hash_bytes, now_rfc3339};
-use crate::error::Result;
+use crate::error::{NexusError, Result};
 use crate::schema::plugins;
 use crate::sync::engine::Engine;
+use crate::sync::prepare::{
+    self, Outcome, Pending, PreparedObject, Read, RegistryLookup, SchemaSnapshot,
+};
 use crate::vault::PERMISSIONS_REL;
-use crate::vault::formats::{DataFile, FileProblem, ParsedFile, parse_file};
+use crate::vault::formats::FileProblem;
 use crate::vault::ignore::{PathRole, classify, plugin_dir_of};
 use crate::vault::walk::{self, FoundFile};
 
@@ -128,21 +131,6 @@ pub(crate) struct Plan {
     /// not taken as deleted or emptied now but reported as deferred, to be
     /// looked at again a moment later.
     pub defer: bool,
-}
-
-/// A file read and parsed, waiting to be written.
-struct Pending {
-    file: FoundFile,
-    hash: String,
-    /// The bytes read, kept as the file's base once indexed.
-    bytes: Vec<u8>,
-    outcome: Outcome,
-}
-
-enum Outcome {
-    Parsed(ParsedFile),
-    /// Too big, or unreadable: a problem, with the last good objects kept.
-    Unusable(String),
 }
 
 impl Engine {
@@ -378,7 +366,7 @@ impl Engine {
                 let row = db::files::get(&engine.conn, &file.rel)?;
                 if let Some(p) = engine.read_file(&file, row.as_ref(), true)? {
                     report.files_parsed += 1;
-                    engine.write_pending(p, &mut report, &now)?;
+                    engine.write_pending(p, false, &mut report, &now)?;
                 }
             }
             db::state::set(&engine.conn, db::state::LAST_SYNC, &now)?;
@@ -392,8 +380,13 @@ impl Engine {
         Ok(report)
     }
 
-    /// Step 4 of a plan: reads, parses and writes the changed files, a
+    /// Step 4 of a plan: reads, prepares and writes the changed files, a
     /// chunk of files per transaction, reporting progress on large batches.
+    ///
+    /// A large batch reads and prepares on a second thread (`index-reader`)
+    /// while this one writes the chunk before, so that a first index uses
+    /// both cores; the reader stays at most one chunk ahead, so memory
+    /// holds at most two chunks' bytes.
     fn write_changed(
         &mut self,
         to_read: &[(FoundFile, Option<FileRow>)],
@@ -404,40 +397,85 @@ impl Engine {
         now: &str,
     ) -> Result<()> {
         let total = to_read.len();
-        let mut done = 0;
-        if total > FILES_PER_TRANSACTION {
-            self.report_progress(0, total);
+        let mut jobs = Vec::with_capacity(total);
+        for (file, row) in to_read {
+            // A rename target got its row in step 3; the others keep the
+            // one step 2 looked up.
+            let hash = if renamed_to.contains(&file.rel) {
+                db::files::get(&self.conn, &file.rel)?.map(|r| r.hash)
+            } else {
+                row.as_ref().map(|r| r.hash.clone())
+            };
+            jobs.push((file, hash, forced.contains(&file.rel)));
         }
-        for chunk in to_read.chunks(FILES_PER_TRANSACTION) {
-            let mut pending = Vec::with_capacity(chunk.len());
-            for (file, row) in chunk {
-                // A rename target got its row in step 3; the others keep
-                // the one step 2 looked up.
-                let row = if renamed_to.contains(&file.rel) {
-                    db::files::get(&self.conn, &file.rel)?
-                } else {
-                    row.clone()
-                };
-                if let Some(p) = self.read_file(file, row.as_ref(), forced.contains(&file.rel))? {
-                    pending.push(p);
-                }
-            }
-            report.files_parsed += pending.len();
-            self.in_transaction(|engine| {
-                for p in pending {
-                    engine.write_pending(p, report, now)?;
-                }
-                match bulk {
-                    Some(load) => load.add_chunk(&engine.conn),
-                    None => Ok(()),
-                }
-            })?;
-            done += chunk.len();
-            if total > FILES_PER_TRANSACTION {
+        let max = self.vault.settings().max_file_bytes;
+        if total <= FILES_PER_TRANSACTION {
+            // A small batch (the watcher's) is prepared here: no thread.
+            let mut schemas = RegistryLookup {
+                registry: &mut self.registry,
+                conn: &self.conn,
+            };
+            let reads = prepare_chunk(&jobs, max, &mut schemas);
+            return self.write_chunk(reads, bulk, report, now);
+        }
+        let snapshot = SchemaSnapshot::take(&mut self.registry, &self.conn)?;
+        self.report_progress(0, total);
+        let checkpoint = db::checkpointer::start(&self.conn)?;
+        let written = std::thread::scope(|scope| -> Result<()> {
+            let (send, receive) = crossbeam_channel::bounded::<Vec<Read>>(1);
+            let (jobs, snapshot) = (&jobs, &snapshot);
+            let reader = std::thread::Builder::new()
+                .name("index-reader".into())
+                .spawn_scoped(scope, move || {
+                    let mut schemas = snapshot;
+                    for chunk in jobs.chunks(FILES_PER_TRANSACTION) {
+                        if send.send(prepare_chunk(chunk, max, &mut schemas)).is_err() {
+                            break; // the writer stopped on an error
+                        }
+                    }
+                })
+                .map_err(|e| NexusError::Sync(format!("cannot start the index reader: {e}")))?;
+            let mut done = 0;
+            for reads in receive.iter() {
+                done += reads.len();
+                // On an error the receiver goes with this closure, and the
+                // reader stops at its next chunk.
+                self.write_chunk(reads, bulk, report, now)?;
                 self.report_progress(done, total);
             }
+            reader
+                .join()
+                .map_err(|_| NexusError::Sync("the index reader thread panicked".into()))
+        });
+        if let Some(checkpoint) = checkpoint {
+            checkpoint.finish(&self.conn)?;
         }
-        Ok(())
+        written
+    }
+
+    /// Writes one chunk of read files in one transaction.
+    fn write_chunk(
+        &mut self,
+        reads: Vec<Read>,
+        bulk: &mut Option<db::bulk_load::BulkLoad>,
+        report: &mut BatchReport,
+        now: &str,
+    ) -> Result<()> {
+        let fresh_inserts = bulk
+            .as_ref()
+            .is_some_and(db::bulk_load::BulkLoad::fresh_inserts);
+        self.in_transaction(|engine| {
+            for read in reads {
+                if let Some(p) = engine.take_read(read)? {
+                    report.files_parsed += 1;
+                    engine.write_pending(p, fresh_inserts, report, now)?;
+                }
+            }
+            match bulk {
+                Some(load) => load.add_chunk(&engine.conn),
+                None => Ok(()),
+            }
+        })
     }
 
     /// Pairs gone files with new files that have the same bytes.
@@ -480,68 +518,54 @@ impl Engine {
         renames
     }
 
-    /// Reads and parses one file, or `None` when its bytes did not change.
+    /// Reads and prepares one file here, or `None` when its bytes did not
+    /// change (their size and mtime are recorded) or it is gone.
     fn read_file(
-        &self,
+        &mut self,
         file: &FoundFile,
         row: Option<&FileRow>,
         forced: bool,
     ) -> Result<Option<Pending>> {
         let max = self.vault.settings().max_file_bytes;
-        if file.size > max {
-            return Ok(Some(Pending {
-                file: file.clone(),
-                hash: String::new(),
-                bytes: Vec::new(),
-                outcome: Outcome::Unusable(format!(
-                    "file is {} bytes, over the {max}-byte cap (max_file_bytes in .nexus/config.json); skipped",
-                    file.size
-                )),
-            }));
-        }
-        let Some((bytes, mtime_ns)) = (match read_stable(&file.abs) {
-            Ok(read) => read,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => {
-                // Unreadable now (locked, permission denied): a problem, and
-                // the last good objects stay. It never counts as deleted.
-                return Ok(Some(Pending {
-                    file: file.clone(),
-                    hash: String::new(),
-                    bytes: Vec::new(),
-                    outcome: Outcome::Unusable(format!("cannot read file now (will retry): {e}")),
-                }));
-            }
-        }) else {
-            // Still being written: the last good state stays until the writer
-            // is done (its next event, or the next reconcile, reads it again).
-            return Ok(None);
+        let mut schemas = RegistryLookup {
+            registry: &mut self.registry,
+            conn: &self.conn,
         };
-        let hash = hash_bytes(&bytes);
-        if let Some(row) = row
-            && !forced
-            && row.hash == hash
-        {
-            db::files::touch(&self.conn, &file.rel, bytes.len() as u64, mtime_ns)?;
-            return Ok(None);
-        }
-        // The size and mtime of what was actually read.
-        let file = FoundFile {
-            size: bytes.len() as u64,
-            mtime_ns,
-            ..file.clone()
-        };
-        let outcome = Outcome::Parsed(parse_file(&file.rel, &bytes));
-        Ok(Some(Pending {
+        let read = prepare::read_and_prepare(
             file,
-            hash,
-            bytes,
-            outcome,
-        }))
+            row.map(|r| r.hash.as_str()),
+            forced,
+            max,
+            &mut schemas,
+        );
+        self.take_read(read)
+    }
+
+    /// What [`prepare::read_and_prepare`] found: a file to write, or
+    /// nothing (an unchanged file's size and mtime are recorded now).
+    fn take_read(&self, read: Read) -> Result<Option<Pending>> {
+        match read {
+            Read::Changed(p) => Ok(Some(p)),
+            Read::Same {
+                rel,
+                size,
+                mtime_ns,
+            } => {
+                db::files::touch(&self.conn, &rel, size, mtime_ns)?;
+                Ok(None)
+            }
+            Read::Skip => Ok(None),
+        }
     }
 
     /// Writes one parsed file (inside the caller's transaction).
-    fn write_pending(&mut self, p: Pending, report: &mut BatchReport, now: &str) -> Result<()> {
+    fn write_pending(
+        &mut self,
+        p: Pending,
+        fresh_inserts: bool,
+        report: &mut BatchReport,
+        now: &str,
+    ) -> Result<()> {
         let rel = p.file.rel.clone();
         let previous = db::files::get(&self.conn, &rel)?;
         let mut row = FileRow {
@@ -560,8 +584,8 @@ impl Engine {
                 }
                 vec![FileProblem::new("", message)]
             }
-            Outcome::Parsed(ParsedFile::Invalid(problem)) => vec![problem],
-            Outcome::Parsed(ParsedFile::NotData(_)) => {
+            Outcome::Invalid(problem) => vec![problem],
+            Outcome::NotData => {
                 row.status = FileStatus::NotData;
                 row.schema_name = None;
                 row.layout = None;
@@ -572,15 +596,16 @@ impl Engine {
                 report.files_not_data += 1;
                 Vec::new()
             }
-            Outcome::Parsed(ParsedFile::Data(data)) => {
-                row.schema_name = Some(data.schema_name.clone());
+            Outcome::Data(data) => {
+                row.schema_name = Some(data.schema_name);
                 row.layout = Some(data.layout.as_str().to_string());
-                let modified = mtime_rfc3339(p.file.mtime_ns);
-                match self.write_objects(&rel, data, modified.as_deref(), report, now)? {
-                    Ok(problems) => {
+                match data.objects {
+                    Ok(objects) => {
+                        self.write_objects(&rel, objects, fresh_inserts, report, now)?;
                         row.status = FileStatus::Data;
-                        problems
+                        data.problems
                     }
+                    // The old objects stay.
                     Err(problem) => vec![problem],
                 }
             }
@@ -607,52 +632,42 @@ impl Engine {
         Ok(())
     }
 
-    /// Validates and writes the objects of a data file. `Err` is a
-    /// whole-file problem (unknown schema): the old objects stay.
+    /// Writes the objects of a data file and removes those it no longer
+    /// has. With `fresh_inserts` (a bulk load, see
+    /// [`db::bulk_load::BulkLoad::fresh_inserts`]), new objects go in
+    /// without their permission rows, which the chunk adds at its end.
     fn write_objects(
         &mut self,
         rel: &str,
-        data: DataFile,
-        file_modified: Option<&str>,
+        objects: Vec<PreparedObject>,
+        fresh_inserts: bool,
         report: &mut BatchReport,
         now: &str,
-    ) -> Result<Result<Vec<FileProblem>, FileProblem>> {
-        let schema = match self.registry.get(&self.conn, &data.schema_name) {
-            Ok(Some(schema)) => schema,
-            Ok(None) => {
-                return Ok(Err(FileProblem::new(
-                    "/schema",
-                    format!(
-                        "unknown schema \"{}\": add it with `me-nexus schema add` or a plugin manifest",
-                        data.schema_name
-                    ),
-                )));
-            }
-            Err(e) => return Ok(Err(FileProblem::new("/schema", e.to_string()))),
-        };
-        let mut problems = data.problems;
-        let mut keep = HashSet::with_capacity(data.objects.len());
-        for object in data.objects {
-            // The item's index in the file, so that problems find their object.
-            let position = item_index(&object.pointer).unwrap_or(0);
-            problems.extend(schema.validate(&object.content, &object.pointer));
-            let content_json = serde_json::to_string(&object.content).unwrap_or_default();
-            let content_hash = hash_bytes(content_json.as_bytes());
+    ) -> Result<()> {
+        let mut keep = HashSet::with_capacity(objects.len());
+        for object in objects {
             let new = NewObject {
                 key: &object.key,
-                schema_id: schema.id,
+                schema_id: object.schema_id,
                 source_path: rel,
                 item_id: object.item_id.as_deref(),
-                position,
+                position: object.position,
                 title: &object.title,
-                content_json: &content_json,
-                content_hash: &content_hash,
-                created_at: timestamp_field(&object.content, "created_at"),
-                // Without an updated_at field, the file's modification time.
-                updated_at: timestamp_field(&object.content, "updated_at")
-                    .or_else(|| file_modified.map(str::to_string)),
+                content_json: &object.content_json,
+                content_hash: &object.content_hash,
+                created_at: object.created_at,
+                updated_at: object.updated_at,
             };
-            match db::objects::upsert(&self.conn, &new, now)? {
+            let fresh = if fresh_inserts {
+                db::objects::insert_fresh(&self.conn, &new, now)?.map(Upserted::Inserted)
+            } else {
+                None
+            };
+            let upserted = match fresh {
+                Some(inserted) => inserted,
+                None => db::objects::upsert(&self.conn, &new, now)?,
+            };
+            match upserted {
                 Upserted::Inserted(_) => report.objects_added.push(object.key.clone()),
                 Upserted::Updated(_) => report.objects_updated.push(object.key.clone()),
                 Upserted::Unchanged(_) => {}
@@ -665,7 +680,7 @@ impl Engine {
                 report.objects_removed.push(key);
             }
         }
-        Ok(Ok(problems))
+        Ok(())
     }
 
     /// Registers the schemas of plugins touched by the plan. Returns the
@@ -815,7 +830,7 @@ impl Engine {
 /// The key of the object a problem at `pointer` in `rel` belongs to: the
 /// item at `/data/<index>` of a collection, or the whole-file object.
 fn object_key_for(rel: &str, pointer: &str, conn: &rusqlite::Connection) -> Option<String> {
-    if let Some(index) = item_index(pointer) {
+    if let Some(index) = prepare::item_index(pointer) {
         return conn
             .prepare_cached(
                 "SELECT file_path FROM data_objects WHERE source_path = ?1 AND position = ?2",
@@ -830,46 +845,15 @@ fn object_key_for(rel: &str, pointer: &str, conn: &rusqlite::Connection) -> Opti
         .map(|o| o.key)
 }
 
-/// The item index in a pointer `/data/<index>/...`.
-fn item_index(pointer: &str) -> Option<i64> {
-    pointer
-        .strip_prefix("/data/")?
-        .split('/')
-        .next()?
-        .parse()
-        .ok()
-}
-
-/// Reads a file until two reads in a row see the same size and mtime (a
-/// file still being written changes under the reader). `Ok(None)` when it
-/// never settled.
-fn read_stable(path: &std::path::Path) -> std::io::Result<Option<(Vec<u8>, i64)>> {
-    const ATTEMPTS: u32 = 5;
-    for attempt in 0..ATTEMPTS {
-        let before = std::fs::metadata(path)?;
-        let bytes = std::fs::read(path)?;
-        let after = std::fs::metadata(path)?;
-        let (m_before, m_after) = (walk::mtime_ns(&before), walk::mtime_ns(&after));
-        if before.len() == after.len() && m_before == m_after && after.len() == bytes.len() as u64 {
-            return Ok(Some((bytes, m_after)));
-        }
-        // Give the writer a moment; the waits grow: 1, 2, 4, 8 ms.
-        std::thread::sleep(std::time::Duration::from_millis(1 << attempt));
-    }
-    Ok(None)
-}
-
-/// A file modification time (ns since the epoch) as RFC 3339.
-fn mtime_rfc3339(mtime_ns: i64) -> Option<String> {
-    (mtime_ns > 0).then(|| {
-        chrono::DateTime::from_timestamp_nanos(mtime_ns)
-            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-    })
-}
-
-/// A timestamp field of the content, if it is valid RFC 3339.
-fn timestamp_field(content: &Value, field: &str) -> Option<String> {
-    let text = content.get(field)?.as_str()?;
-    chrono::DateTime::parse_from_rfc3339(text).ok()?;
-    Some(text.to_string())
+/// Reads and prepares a chunk of `(file, indexed hash, forced)` jobs.
+fn prepare_chunk(
+    jobs: &[(&FoundFile, Option<String>, bool)],
+    max_bytes: u64,
+    schemas: &mut impl prepare::SchemaSource,
+) -> Vec<Read> {
+    jobs.iter()
+        .map(|(file, hash, forced)| {
+            prepare::read_and_prepare(file, hash.as_deref(), *forced, max_bytes, schemas)
+        })
+        .collect()
 }

@@ -22,6 +22,7 @@ pub mod indexer;
 pub mod merge;
 pub(crate) mod permissions_mirror;
 pub mod permissions_sync;
+pub(crate) mod prepare;
 pub mod reconcile;
 pub mod service;
 pub mod watcher;

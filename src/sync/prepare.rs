@@ -1,0 +1,290 @@
+//! From a file's bytes to the rows the indexer writes, without the database.
+//!
+//! Reading, hashing, parsing, validating and serialising a file needs no
+//! database connection, so a large batch does all of it on a second thread
+//! (`index-reader`) while the engine's thread writes the chunk before (see
+//! [`crate::sync::indexer`]). Everything here gets what it needs as
+//! arguments: the file, the hash indexed for it, the size cap, and the
+//! schemas to validate with.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use rusqlite::Connection;
+use serde_json::Value;
+
+use crate::db::hash_bytes;
+use crate::error::Result;
+use crate::schema::registry::{CompiledSchema, SchemaRegistry};
+use crate::vault::formats::{FileProblem, Layout, ParsedFile, parse_file};
+use crate::vault::walk::{self, FoundFile};
+
+/// What reading one file found.
+pub(crate) enum Read {
+    /// New bytes: to be written.
+    Changed(Pending),
+    /// The bytes that are indexed already: only the size and mtime it was
+    /// read with are recorded.
+    Same {
+        rel: String,
+        size: u64,
+        mtime_ns: i64,
+    },
+    /// Gone since the walk, or still being written (its next event or the
+    /// next reconcile reads it again).
+    Skip,
+}
+
+/// A file read and prepared, waiting to be written.
+pub(crate) struct Pending {
+    /// The file, with the size and mtime of what was actually read.
+    pub file: FoundFile,
+    /// BLAKE3 of the bytes ("" when they could not be read).
+    pub hash: String,
+    /// The bytes read, kept as the file's merge base once indexed.
+    pub bytes: Vec<u8>,
+    pub outcome: Outcome,
+}
+
+/// What the bytes are.
+pub(crate) enum Outcome {
+    /// Too big or unreadable: a problem; the last good objects stay.
+    Unusable(String),
+    /// Should be data but cannot be read as such: a problem; the last good
+    /// objects stay.
+    Invalid(FileProblem),
+    /// JSON that is not Me-Nexus data: skipped, and its objects (if it had
+    /// any) removed.
+    NotData,
+    /// Data.
+    Data(PreparedData),
+}
+
+/// A data file's objects as rows.
+pub(crate) struct PreparedData {
+    pub schema_name: String,
+    pub layout: Layout,
+    /// The objects, or a whole-file problem (an unknown or unusable schema)
+    /// under which the last good objects stay.
+    pub objects: std::result::Result<Vec<PreparedObject>, FileProblem>,
+    /// Problems of single items (bad items, failed validation).
+    pub problems: Vec<FileProblem>,
+}
+
+/// One object as a row of `data_objects` and `object_content`.
+pub(crate) struct PreparedObject {
+    pub key: String,
+    pub schema_id: i64,
+    pub item_id: Option<String>,
+    /// The item's index in its file.
+    pub position: i64,
+    pub title: String,
+    /// Compact JSON.
+    pub content_json: String,
+    /// BLAKE3 of `content_json`.
+    pub content_hash: String,
+    /// `created_at` of the content, if valid RFC 3339.
+    pub created_at: Option<String>,
+    /// `updated_at` of the content if valid, else the file's mtime.
+    pub updated_at: Option<String>,
+}
+
+/// Where validation finds a schema by name.
+pub(crate) trait SchemaSource {
+    /// The schema `name`; `Ok(None)` when none is registered, `Err` when
+    /// the registered one cannot be used.
+    fn schema(&mut self, name: &str) -> std::result::Result<Option<Arc<CompiledSchema>>, String>;
+}
+
+/// The engine's registry, loading from the database as needed (one thread).
+pub(crate) struct RegistryLookup<'a> {
+    pub registry: &'a mut SchemaRegistry,
+    pub conn: &'a Connection,
+}
+
+impl SchemaSource for RegistryLookup<'_> {
+    fn schema(&mut self, name: &str) -> std::result::Result<Option<Arc<CompiledSchema>>, String> {
+        self.registry
+            .get(self.conn, name)
+            .map_err(|e| e.to_string())
+    }
+}
+
+/// Every registered schema, compiled, for a reader thread that has no
+/// database connection.
+#[derive(Debug, Default)]
+pub(crate) struct SchemaSnapshot(HashMap<String, std::result::Result<Arc<CompiledSchema>, String>>);
+
+impl SchemaSnapshot {
+    /// Compiles (or takes from the registry's cache) every schema in the
+    /// database. Run after plugins registered theirs.
+    pub fn take(registry: &mut SchemaRegistry, conn: &Connection) -> Result<SchemaSnapshot> {
+        let mut schemas = HashMap::new();
+        for row in crate::db::schemas::all(conn)? {
+            let compiled = match registry.get(conn, &row.schema_name) {
+                Ok(Some(schema)) => Ok(schema),
+                Ok(None) => continue,
+                Err(e) => Err(e.to_string()),
+            };
+            schemas.insert(row.schema_name, compiled);
+        }
+        Ok(SchemaSnapshot(schemas))
+    }
+}
+
+impl SchemaSource for &SchemaSnapshot {
+    fn schema(&mut self, name: &str) -> std::result::Result<Option<Arc<CompiledSchema>>, String> {
+        self.0.get(name).cloned().transpose()
+    }
+}
+
+/// Reads one file and prepares its rows. `indexed_hash` is the hash
+/// indexed for it, if any; unless `forced`, the same bytes are not
+/// prepared again. `max_bytes` is the vault's size cap.
+pub(crate) fn read_and_prepare(
+    file: &FoundFile,
+    indexed_hash: Option<&str>,
+    forced: bool,
+    max_bytes: u64,
+    schemas: &mut impl SchemaSource,
+) -> Read {
+    let unusable = |message: String| {
+        Read::Changed(Pending {
+            file: file.clone(),
+            hash: String::new(),
+            bytes: Vec::new(),
+            outcome: Outcome::Unusable(message),
+        })
+    };
+    if file.size > max_bytes {
+        return unusable(format!(
+            "file is {} bytes, over the {max_bytes}-byte cap (max_file_bytes in .nexus/config.json); skipped",
+            file.size
+        ));
+    }
+    let (bytes, mtime_ns) = match read_stable(&file.abs) {
+        Ok(Some(read)) => read,
+        Ok(None) => return Read::Skip,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Read::Skip,
+        // Unreadable now (locked, permission denied): a problem, and the
+        // last good objects stay. It never counts as deleted.
+        Err(e) => return unusable(format!("cannot read file now (will retry): {e}")),
+    };
+    let hash = hash_bytes(&bytes);
+    if !forced && indexed_hash == Some(hash.as_str()) {
+        return Read::Same {
+            rel: file.rel.clone(),
+            size: bytes.len() as u64,
+            mtime_ns,
+        };
+    }
+    let file = FoundFile {
+        size: bytes.len() as u64,
+        mtime_ns,
+        ..file.clone()
+    };
+    let outcome = match parse_file(&file.rel, &bytes) {
+        ParsedFile::Invalid(problem) => Outcome::Invalid(problem),
+        ParsedFile::NotData(_) => Outcome::NotData,
+        ParsedFile::Data(data) => {
+            let modified = mtime_rfc3339(mtime_ns);
+            let mut problems = data.problems;
+            let objects = match schemas.schema(&data.schema_name) {
+                Ok(Some(schema)) => Ok(data
+                    .objects
+                    .into_iter()
+                    .map(|object| {
+                        problems.extend(schema.validate(&object.content, &object.pointer));
+                        prepare_object(object, schema.id, modified.as_deref())
+                    })
+                    .collect()),
+                Ok(None) => Err(FileProblem::new(
+                    "/schema",
+                    format!(
+                        "unknown schema \"{}\": add it with `me-nexus schema add` or a plugin manifest",
+                        data.schema_name
+                    ),
+                )),
+                Err(e) => Err(FileProblem::new("/schema", e)),
+            };
+            Outcome::Data(PreparedData {
+                schema_name: data.schema_name,
+                layout: data.layout,
+                objects,
+                problems,
+            })
+        }
+    };
+    Read::Changed(Pending {
+        file,
+        hash,
+        bytes,
+        outcome,
+    })
+}
+
+fn prepare_object(
+    object: crate::vault::formats::ParsedObject,
+    schema_id: i64,
+    file_modified: Option<&str>,
+) -> PreparedObject {
+    let content_json = serde_json::to_string(&object.content).unwrap_or_default();
+    let content_hash = hash_bytes(content_json.as_bytes());
+    PreparedObject {
+        position: item_index(&object.pointer).unwrap_or(0),
+        created_at: timestamp_field(&object.content, "created_at"),
+        // Without an updated_at field, the file's modification time.
+        updated_at: timestamp_field(&object.content, "updated_at")
+            .or_else(|| file_modified.map(str::to_string)),
+        key: object.key,
+        schema_id,
+        item_id: object.item_id,
+        title: object.title,
+        content_json,
+        content_hash,
+    }
+}
+
+/// The item index in a pointer `/data/<index>/...`.
+pub(crate) fn item_index(pointer: &str) -> Option<i64> {
+    pointer
+        .strip_prefix("/data/")?
+        .split('/')
+        .next()?
+        .parse()
+        .ok()
+}
+
+/// Reads a file until two reads in a row see the same size and mtime (a
+/// file still being written changes under the reader). `Ok(None)` when it
+/// never settled.
+fn read_stable(path: &std::path::Path) -> std::io::Result<Option<(Vec<u8>, i64)>> {
+    const ATTEMPTS: u32 = 5;
+    for attempt in 0..ATTEMPTS {
+        let before = std::fs::metadata(path)?;
+        let bytes = std::fs::read(path)?;
+        let after = std::fs::metadata(path)?;
+        let (m_before, m_after) = (walk::mtime_ns(&before), walk::mtime_ns(&after));
+        if before.len() == after.len() && m_before == m_after && after.len() == bytes.len() as u64 {
+            return Ok(Some((bytes, m_after)));
+        }
+        // Give the writer a moment; the waits grow: 1, 2, 4, 8 ms.
+        std::thread::sleep(std::time::Duration::from_millis(1 << attempt));
+    }
+    Ok(None)
+}
+
+/// A file modification time (ns since the epoch) as RFC 3339.
+fn mtime_rfc3339(mtime_ns: i64) -> Option<String> {
+    (mtime_ns > 0).then(|| {
+        chrono::DateTime::from_timestamp_nanos(mtime_ns)
+            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    })
+}
+
+/// A timestamp field of the content, if it is valid RFC 3339.
+fn timestamp_field(content: &Value, field: &str) -> Option<String> {
+    let text = content.get(field)?.as_str()?;
+    chrono::DateTime::parse_from_rfc3339(text).ok()?;
+    Some(text.to_string())
+}
