@@ -110,14 +110,16 @@ pub fn with_schema(conn: &Connection, schema_name: &str) -> Result<Vec<String>> 
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
-/// Inserts or replaces the row for `row.path`.
-pub fn upsert(conn: &Connection, row: &FileRow, now: &str) -> Result<()> {
+/// Inserts or replaces the row for `row.path`. `base`, the bytes just
+/// indexed, becomes the file's merge base; with `None` the last base stays.
+pub fn upsert(conn: &Connection, row: &FileRow, base: Option<&[u8]>, now: &str) -> Result<()> {
     conn.prepare_cached(
-        "INSERT INTO files (path, size, mtime_ns, hash, status, schema_name, layout, indexed_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+        "INSERT INTO files (path, size, mtime_ns, hash, status, schema_name, layout, indexed_at, base_content)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
          ON CONFLICT(path) DO UPDATE SET size = excluded.size, mtime_ns = excluded.mtime_ns,
            hash = excluded.hash, status = excluded.status, schema_name = excluded.schema_name,
-           layout = excluded.layout, indexed_at = excluded.indexed_at",
+           layout = excluded.layout, indexed_at = excluded.indexed_at,
+           base_content = ifnull(excluded.base_content, files.base_content)",
     )?
     .execute(params![
         row.path,
@@ -127,7 +129,8 @@ pub fn upsert(conn: &Connection, row: &FileRow, now: &str) -> Result<()> {
         row.status.as_str(),
         row.schema_name,
         row.layout,
-        now
+        now,
+        base
     ])?;
     Ok(())
 }
@@ -156,13 +159,6 @@ pub fn rename(conn: &Connection, from: &str, to: &str) -> Result<()> {
         .execute([from, to])?;
     conn.prepare_cached("UPDATE files SET path = ?2 WHERE path = ?1")?
         .execute([from, to])?;
-    Ok(())
-}
-
-/// Stores the bytes last indexed from `path`: the base of a three-way merge.
-pub fn set_base(conn: &Connection, path: &str, bytes: &[u8]) -> Result<()> {
-    conn.prepare_cached("UPDATE files SET base_content = ?2 WHERE path = ?1")?
-        .execute(rusqlite::params![path, bytes])?;
     Ok(())
 }
 

@@ -348,6 +348,7 @@ impl Engine {
                 schema_name: None,
                 layout: None,
             },
+            None,
             now,
         )?;
         let rows: Vec<Problem> = problems
