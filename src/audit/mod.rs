@@ -116,14 +116,24 @@ impl AuditLog {
             serde_json::to_writer(&mut buf, entry).map_err(|e| NexusError::json(&self.path, e))?;
             buf.push(b'\n');
         }
-        if let Some(dir) = self.path.parent() {
-            std::fs::create_dir_all(dir).with_path(dir)?;
+        let open = || {
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&self.path)
+        };
+        // The folder is made only when it is missing (the first line, or
+        // after someone removed it), not looked for on every line.
+        let mut file = match open() {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                if let Some(dir) = self.path.parent() {
+                    std::fs::create_dir_all(dir).with_path(dir)?;
+                }
+                open()
+            }
+            opened => opened,
         }
-        let mut file = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.path)
-            .with_path(&self.path)?;
+        .with_path(&self.path)?;
         file.write_all(&buf).with_path(&self.path)?;
         file.flush().with_path(&self.path)
     }
@@ -181,5 +191,13 @@ mod tests {
         assert_eq!(first["key"], "todos.json#1");
         assert!(first["time"].as_str().unwrap().ends_with('Z'));
         assert_eq!(log.for_key("todos.json#1").unwrap().len(), 1);
+
+        // The folder removed between lines is made again.
+        std::fs::remove_dir_all(dir.path().join("logs")).unwrap();
+        log.record_one("recovery", None, json!({"what":"again"}))
+            .unwrap();
+        let text = std::fs::read_to_string(log.path()).unwrap();
+        assert_eq!(text.lines().count(), 1);
+        assert!(text.contains("again"));
     }
 }

@@ -51,6 +51,9 @@ pub fn open_in_memory() -> Result<Connection> {
 
 fn configure(conn: &Connection) -> Result<()> {
     conn.busy_timeout(BUSY_TIMEOUT)?;
+    // Room for every statement the engine repeats, the multi-row inserts
+    // of a bulk load (one per row count) included; the default is 16.
+    conn.set_prepared_statement_cache_capacity(64);
     stable_plans(conn)?;
     // journal_mode returns a row, so it is read rather than executed.
     let _mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;

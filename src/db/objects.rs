@@ -87,9 +87,9 @@ pub struct NewObject<'a> {
     /// BLAKE3 of `content_json`.
     pub content_hash: &'a str,
     /// `created_at` from the content, if valid.
-    pub created_at: Option<String>,
+    pub created_at: Option<&'a str>,
     /// `updated_at` from the content, if valid.
-    pub updated_at: Option<String>,
+    pub updated_at: Option<&'a str>,
 }
 
 const COLUMNS: &str = "o.id, o.file_path, s.schema_name, o.source_path, o.item_id, o.position, o.title, \
@@ -142,8 +142,8 @@ pub fn upsert(conn: &Connection, obj: &NewObject<'_>, now: &str) -> Result<Upser
                 obj.position,
                 obj.title,
                 obj.content_hash,
-                obj.created_at.clone().unwrap_or(created_at),
-                obj.updated_at.clone().unwrap_or_else(|| now.to_string()),
+                obj.created_at.unwrap_or(&created_at),
+                obj.updated_at.unwrap_or(now),
             ])?;
             conn.prepare_cached(
                 "UPDATE object_content SET content_json = ?2 WHERE object_id = ?1",
@@ -170,32 +170,102 @@ pub fn upsert(conn: &Connection, obj: &NewObject<'_>, now: &str) -> Result<Upser
 /// is taken. [`upsert`] adds the permission row; a bulk load adds the
 /// default rows of a whole chunk at once (see `db::bulk_load`).
 pub fn insert_fresh(conn: &Connection, obj: &NewObject<'_>, now: &str) -> Result<Option<i64>> {
-    let created = obj.created_at.clone().unwrap_or_else(|| now.to_string());
-    let updated = obj.updated_at.clone().unwrap_or_else(|| created.clone());
-    let inserted = conn
-        .prepare_cached(
-            "INSERT INTO data_objects (schema_id, file_path, updated_at, created_at, source_path, item_id,
-               position, title, content_hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
-             ON CONFLICT (file_path) DO NOTHING",
-        )?
-        .execute(params![
-            obj.schema_id,
-            obj.key,
-            updated,
-            created,
-            obj.source_path,
-            obj.item_id,
-            obj.position,
-            obj.title,
-            obj.content_hash,
-        ])?;
-    if inserted == 0 {
-        return Ok(None);
+    Ok(insert_fresh_many(conn, std::slice::from_ref(obj), now)?
+        .pop()
+        .flatten())
+}
+
+/// Rows per statement in [`insert_fresh_many`]. Every INSERT into the
+/// AUTOINCREMENT table `data_objects` reads and writes `sqlite_sequence`
+/// once per statement, not per row, and every statement costs a step
+/// through rusqlite; ten rows (a collection file of todos) share that.
+const ROWS_PER_INSERT: usize = 10;
+
+/// [`insert_fresh`] for many objects, several rows per statement. Returns
+/// each object's new id, or `None` where its key was taken (nothing of it
+/// written).
+pub fn insert_fresh_many(
+    conn: &Connection,
+    objects: &[NewObject<'_>],
+    now: &str,
+) -> Result<Vec<Option<i64>>> {
+    let mut ids = Vec::with_capacity(objects.len());
+    for batch in objects.chunks(ROWS_PER_INSERT) {
+        let mut insert = conn.prepare_cached(&multi_row_sql(
+            "INSERT INTO data_objects (schema_id, file_path, updated_at, created_at, source_path,
+               item_id, position, title, content_hash) VALUES ",
+            "(?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            batch.len(),
+            " ON CONFLICT (file_path) DO NOTHING RETURNING id, file_path",
+        ))?;
+        // Without created_at, now; without updated_at, created_at.
+        let stamps: Vec<(&str, &str)> = batch
+            .iter()
+            .map(|obj| {
+                let created = obj.created_at.unwrap_or(now);
+                (created, obj.updated_at.unwrap_or(created))
+            })
+            .collect();
+        let mut values: Vec<&dyn rusqlite::ToSql> = Vec::with_capacity(batch.len() * 9);
+        for (obj, (created, updated)) in batch.iter().zip(&stamps) {
+            values.extend([
+                &obj.schema_id as &dyn rusqlite::ToSql,
+                &obj.key,
+                updated,
+                created,
+                &obj.source_path,
+                &obj.item_id,
+                &obj.position,
+                &obj.title,
+                &obj.content_hash,
+            ]);
+        }
+        let returned: Vec<(i64, String)> = insert
+            .query_map(values.as_slice(), |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<rusqlite::Result<_>>()?;
+        // RETURNING gives rows in no promised order: match them by key.
+        let start = ids.len();
+        ids.extend(batch.iter().map(|obj| {
+            returned
+                .iter()
+                .find(|(_, key)| key == obj.key)
+                .map(|(id, _)| *id)
+        }));
+        let inserted: Vec<(i64, &str)> = ids[start..]
+            .iter()
+            .zip(batch)
+            .filter_map(|(id, obj)| id.map(|id| (id, obj.content_json)))
+            .collect();
+        if inserted.is_empty() {
+            continue;
+        }
+        let mut content = conn.prepare_cached(&multi_row_sql(
+            "INSERT INTO object_content (object_id, content_json) VALUES ",
+            "(?, ?)",
+            inserted.len(),
+            "",
+        ))?;
+        let values: Vec<&dyn rusqlite::ToSql> = inserted
+            .iter()
+            .flat_map(|(id, json)| [id as &dyn rusqlite::ToSql, json])
+            .collect();
+        content.execute(values.as_slice())?;
     }
-    let id = conn.last_insert_rowid();
-    conn.prepare_cached("INSERT INTO object_content (object_id, content_json) VALUES (?1, ?2)")?
-        .execute(params![id, obj.content_json])?;
-    Ok(Some(id))
+    Ok(ids)
+}
+
+/// `head` followed by `rows` copies of `row`, comma-separated, then `tail`.
+fn multi_row_sql(head: &str, row: &str, rows: usize, tail: &str) -> String {
+    let mut sql = String::with_capacity(head.len() + rows * (row.len() + 1) + tail.len());
+    sql.push_str(head);
+    for i in 0..rows {
+        if i > 0 {
+            sql.push(',');
+        }
+        sql.push_str(row);
+    }
+    sql.push_str(tail);
+    sql
 }
 
 /// The object with key `key`.
@@ -320,4 +390,77 @@ pub fn keys(conn: &Connection, schema_name: Option<&str>) -> Result<Vec<String>>
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn new_object<'a>(key: &'a str, content: &'a str) -> NewObject<'a> {
+        NewObject {
+            key,
+            schema_id: 1,
+            source_path: "t.json",
+            item_id: Some(key),
+            position: 0,
+            title: key,
+            content_json: content,
+            content_hash: content,
+            created_at: None,
+            updated_at: Some("2025-01-16T08:00:00Z"),
+        }
+    }
+
+    /// Many rows per statement: each object gets its own id and content,
+    /// a taken key gets `None` and writes nothing, and the timestamps fall
+    /// back as documented.
+    #[test]
+    fn insert_fresh_many_matches_ids_to_keys_and_skips_taken_keys() {
+        let conn = crate::db::open_in_memory().unwrap();
+        conn.execute(
+            "INSERT INTO schemas (id, schema_name, definition_json, created_at) VALUES (1, 't', '{}', '')",
+            [],
+        )
+        .unwrap();
+        let taken = insert_fresh(&conn, &new_object("k7", "old"), "NOW")
+            .unwrap()
+            .unwrap();
+        let keys: Vec<String> = (0..23).map(|i| format!("k{i}")).collect();
+        let contents: Vec<String> = keys.iter().map(|k| format!("{{\"of\":\"{k}\"}}")).collect();
+        let objects: Vec<NewObject<'_>> = keys
+            .iter()
+            .zip(&contents)
+            .map(|(k, c)| new_object(k, c))
+            .collect();
+        let ids = insert_fresh_many(&conn, &objects, "NOW").unwrap();
+        assert_eq!(ids.len(), 23);
+        assert_eq!(ids[7], None, "k7 was taken");
+        for (i, id) in ids.iter().enumerate() {
+            let Some(id) = id else { continue };
+            let (key, content, created, updated): (String, String, String, String) = conn
+                .query_row(
+                    "SELECT o.file_path, c.content_json, o.created_at, o.updated_at
+                     FROM data_objects o JOIN object_content c ON c.object_id = o.id WHERE o.id = ?1",
+                    [id],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+                )
+                .unwrap();
+            assert_eq!(key, keys[i]);
+            assert_eq!(content, contents[i]);
+            assert_eq!(created, "NOW");
+            assert_eq!(updated, "2025-01-16T08:00:00Z");
+        }
+        let old: String = conn
+            .query_row(
+                "SELECT content_json FROM object_content WHERE object_id = ?1",
+                [taken],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(old, "old");
+        let rows: i64 = conn
+            .query_row("SELECT COUNT(*) FROM object_content", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(rows, 23);
+    }
 }

@@ -654,9 +654,9 @@ impl Engine {
         report: &mut BatchReport,
         now: &str,
     ) -> Result<()> {
-        let mut keep = HashSet::with_capacity(objects.len());
-        for object in objects {
-            let new = NewObject {
+        let news: Vec<NewObject<'_>> = objects
+            .iter()
+            .map(|object| NewObject {
                 key: &object.key,
                 schema_id: object.schema_id,
                 source_path: rel,
@@ -665,27 +665,40 @@ impl Engine {
                 title: &object.title,
                 content_json: &object.content_json,
                 content_hash: &object.content_hash,
-                created_at: object.created_at,
-                updated_at: object.updated_at,
-            };
-            let fresh = if fresh_inserts {
-                db::objects::insert_fresh(&self.conn, &new, now)?.map(Upserted::Inserted)
-            } else {
-                None
-            };
-            let upserted = match fresh {
-                Some(inserted) => inserted,
-                None => db::objects::upsert(&self.conn, &new, now)?,
+                created_at: object.created_at.as_deref(),
+                updated_at: object.updated_at.as_deref(),
+            })
+            .collect();
+        let fresh_ids = if fresh_inserts {
+            db::objects::insert_fresh_many(&self.conn, &news, now)?
+        } else {
+            vec![None; news.len()]
+        };
+        let mut keep = HashSet::with_capacity(news.len());
+        let mut all_fresh = fresh_inserts;
+        for (new, fresh_id) in news.iter().zip(fresh_ids) {
+            let upserted = match fresh_id {
+                Some(id) => Upserted::Inserted(id),
+                // Not in a bulk load, or its key was taken.
+                None => {
+                    all_fresh = false;
+                    db::objects::upsert(&self.conn, new, now)?
+                }
             };
             match upserted {
-                Upserted::Inserted(_) => report.objects_added.push(object.key.clone()),
-                Upserted::Updated(_) => report.objects_updated.push(object.key.clone()),
+                Upserted::Inserted(_) => report.objects_added.push(new.key.to_string()),
+                Upserted::Updated(_) => report.objects_updated.push(new.key.to_string()),
                 Upserted::Unchanged(_) => {}
             }
-            keep.insert(object.key);
+            keep.insert(new.key);
+        }
+        // In a bulk load, a file whose objects all went in fresh has no
+        // others: the load began with no object, and reads each file once.
+        if all_fresh {
+            return Ok(());
         }
         for (id, key) in db::objects::keys_in_file(&self.conn, rel)? {
-            if !keep.contains(&key) {
+            if !keep.contains(key.as_str()) {
                 db::objects::delete(&self.conn, id)?;
                 report.objects_removed.push(key);
             }
