@@ -129,6 +129,7 @@ pub fn markdown(
             f.verdict.as_str()
         ));
     }
+    let rounds = crate::bench::b1_cold_index::ROUNDS;
     md.push_str(&format!(
         "\n## Workloads\n\n\
          - **B1 cold index**: {b1_objects} todos in collection files of 10 items, 10 files per folder, one \
@@ -137,7 +138,8 @@ pub fn markdown(
          and no problem. The floor walks the same folders, reads each file, parses it with serde_json and inserts \
          one row per object into a bare table in one transaction (no validation, hashing or bookkeeping). The \
          backup of the index that `init`, `sync` and the service take after a reconcile (`backup_if_due`) is \
-         not included: it runs once the fresh index is already in use.\n\
+         not included: it runs once the fresh index is already in use. Floor and engine run {rounds} times, \
+         interleaved, with the kernel's dirty pages flushed (`sync`) between them; the figures are the medians.\n\
          - **B2 incremental**: one 10-object file of the B1 vault edited 200 times; each time \
          `Engine::index_paths` for that path is timed (the file write and the watcher's debounce are not).\n\
          - **B3 burst**: the B1 vault watched by the real sync service (`spawn_sync_service`: notify, the \
