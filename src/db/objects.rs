@@ -110,46 +110,95 @@ fn from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ObjectRow> {
     })
 }
 
+/// What [`upsert`] compares a parsed object with: an indexed object's row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IndexedObject {
+    /// Row id.
+    pub id: i64,
+    /// Key.
+    pub key: String,
+    /// BLAKE3 of its content JSON.
+    pub content_hash: String,
+    /// Schema row id.
+    pub schema_id: i64,
+    /// Index in its file.
+    pub position: i64,
+    /// Created (RFC 3339).
+    pub created_at: String,
+}
+
+const INDEXED_COLUMNS: &str = "id, file_path, content_hash, schema_id, position, created_at";
+
+fn indexed_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<IndexedObject> {
+    Ok(IndexedObject {
+        id: r.get(0)?,
+        key: r.get(1)?,
+        content_hash: r.get(2)?,
+        schema_id: r.get(3)?,
+        position: r.get(4)?,
+        created_at: r.get(5)?,
+    })
+}
+
+/// The indexed objects of file `source_path`: one query for a whole file,
+/// where [`upsert`] looks each key up.
+pub fn indexed_in_file(conn: &Connection, source_path: &str) -> Result<Vec<IndexedObject>> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {INDEXED_COLUMNS} FROM data_objects WHERE source_path = ?1"
+    ))?;
+    let rows = stmt.query_map([source_path], indexed_from_row)?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
 /// Inserts or updates an object. A new object gets default permissions,
 /// unless permissions.json already holds a grant for its key.
 pub fn upsert(conn: &Connection, obj: &NewObject<'_>, now: &str) -> Result<Upserted> {
-    let existing: Option<(i64, String, i64, i64, String)> = conn
-        .prepare_cached(
-            "SELECT id, content_hash, schema_id, position, created_at FROM data_objects WHERE file_path = ?1",
-        )?
-        .query_row([obj.key], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))
+    let existing = conn
+        .prepare_cached(&format!(
+            "SELECT {INDEXED_COLUMNS} FROM data_objects WHERE file_path = ?1"
+        ))?
+        .query_row([obj.key], indexed_from_row)
         .optional()?;
+    upsert_over(conn, existing.as_ref(), obj, now)
+}
+
+/// [`upsert`] when the caller has looked the key up already: `existing` is
+/// the indexed object with `obj.key`, or `None` when there is none.
+pub fn upsert_over(
+    conn: &Connection,
+    existing: Option<&IndexedObject>,
+    obj: &NewObject<'_>,
+    now: &str,
+) -> Result<Upserted> {
     match existing {
-        Some((id, hash, schema_id, position, _))
-            if hash == obj.content_hash && schema_id == obj.schema_id =>
-        {
-            if position != obj.position {
+        Some(row) if row.content_hash == obj.content_hash && row.schema_id == obj.schema_id => {
+            if row.position != obj.position {
                 conn.prepare_cached("UPDATE data_objects SET position = ?2 WHERE id = ?1")?
-                    .execute(params![id, obj.position])?;
+                    .execute(params![row.id, obj.position])?;
             }
-            Ok(Upserted::Unchanged(id))
+            Ok(Upserted::Unchanged(row.id))
         }
-        Some((id, _, _, _, created_at)) => {
+        Some(row) => {
             conn.prepare_cached(
                 "UPDATE data_objects SET schema_id = ?2, source_path = ?3, item_id = ?4, position = ?5,
                    title = ?6, content_hash = ?7, created_at = ?8, updated_at = ?9 WHERE id = ?1",
             )?
             .execute(params![
-                id,
+                row.id,
                 obj.schema_id,
                 obj.source_path,
                 obj.item_id,
                 obj.position,
                 obj.title,
                 obj.content_hash,
-                obj.created_at.unwrap_or(&created_at),
+                obj.created_at.unwrap_or(&row.created_at),
                 obj.updated_at.unwrap_or(now),
             ])?;
             conn.prepare_cached(
                 "UPDATE object_content SET content_json = ?2 WHERE object_id = ?1",
             )?
-            .execute(params![id, obj.content_json])?;
-            Ok(Upserted::Updated(id))
+            .execute(params![row.id, obj.content_json])?;
+            Ok(Upserted::Updated(row.id))
         }
         None => {
             let id = insert_fresh(conn, obj, now)?.ok_or_else(|| {
@@ -285,15 +334,6 @@ pub fn in_file(conn: &Connection, source_path: &str) -> Result<Vec<ObjectRow>> {
          WHERE o.source_path = ?1 ORDER BY o.position"
     ))?;
     let rows = stmt.query_map([source_path], from_row)?;
-    Ok(rows.collect::<Result<_, _>>()?)
-}
-
-/// The ids and keys of the objects of file `source_path` (what removing
-/// the items gone from a file needs; lighter than [`in_file`]).
-pub fn keys_in_file(conn: &Connection, source_path: &str) -> Result<Vec<(i64, String)>> {
-    let mut stmt =
-        conn.prepare_cached("SELECT id, file_path FROM data_objects WHERE source_path = ?1")?;
-    let rows = stmt.query_map([source_path], |r| Ok((r.get(0)?, r.get(1)?)))?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
 

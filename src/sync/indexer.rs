@@ -135,6 +135,10 @@ pub(crate) struct Plan {
     pub forced: HashSet<String>,
     /// Reconcile permissions.json even if it did not change.
     pub full: bool,
+    /// Every indexed file's row, when the caller has read them all already
+    /// (a full reconcile): step 2 takes rows from here instead of looking
+    /// each file up.
+    pub known_rows: Option<HashMap<String, FileRow>>,
     /// A live watcher batch: files that are missing or suddenly empty may be
     /// mid-save (rename-away-then-create, truncate-then-write), so they are
     /// not taken as deleted or emptied now but reported as deferred, to be
@@ -258,7 +262,10 @@ impl Engine {
             if plugin_owned.contains(&file.rel) {
                 continue;
             }
-            let row = db::files::get(&self.conn, &file.rel)?;
+            let row = match &mut plan.known_rows {
+                Some(known) => known.remove(&file.rel),
+                None => db::files::get(&self.conn, &file.rel)?,
+            };
             let forced = plan.forced.contains(&file.rel);
             if plan.defer && file.size == 0 && row.as_ref().is_some_and(|r| r.size > 0) {
                 // Suddenly empty: probably truncated by a save in progress.
@@ -410,12 +417,12 @@ impl Engine {
         for (file, row) in to_read {
             // A rename target got its row in step 3; the others keep the
             // one step 2 looked up.
-            let hash = if renamed_to.contains(&file.rel) {
-                db::files::get(&self.conn, &file.rel)?.map(|r| r.hash)
+            let row = if renamed_to.contains(&file.rel) {
+                db::files::get(&self.conn, &file.rel)?
             } else {
-                row.as_ref().map(|r| r.hash.clone())
+                row.clone()
             };
-            jobs.push((file, hash, forced.contains(&file.rel)));
+            jobs.push((file, row, forced.contains(&file.rel)));
         }
         let max = self.vault.settings().max_file_bytes;
         if total <= LARGE_BATCH_FILES {
@@ -542,13 +549,7 @@ impl Engine {
             registry: &mut self.registry,
             conn: &self.conn,
         };
-        let read = prepare::read_and_prepare(
-            file,
-            row.map(|r| r.hash.as_str()),
-            forced,
-            max,
-            &mut schemas,
-        );
+        let read = prepare::read_and_prepare(file, row.cloned(), forced, max, &mut schemas);
         self.take_read(read)
     }
 
@@ -556,7 +557,7 @@ impl Engine {
     /// nothing (an unchanged file's size and mtime are recorded now).
     fn take_read(&self, read: Read) -> Result<Option<Pending>> {
         match read {
-            Read::Changed(p) => Ok(Some(p)),
+            Read::Changed(p) => Ok(Some(*p)),
             Read::Same {
                 rel,
                 size,
@@ -578,7 +579,7 @@ impl Engine {
         now: &str,
     ) -> Result<()> {
         let rel = p.file.rel.clone();
-        let previous = db::files::get(&self.conn, &rel)?;
+        let previous = p.previous;
         let mut row = FileRow {
             path: rel.clone(),
             size: p.file.size,
@@ -669,39 +670,49 @@ impl Engine {
                 updated_at: object.updated_at.as_deref(),
             })
             .collect();
-        let fresh_ids = if fresh_inserts {
-            db::objects::insert_fresh_many(&self.conn, &news, now)?
-        } else {
-            vec![None; news.len()]
-        };
-        let mut keep = HashSet::with_capacity(news.len());
-        let mut all_fresh = fresh_inserts;
-        for (new, fresh_id) in news.iter().zip(fresh_ids) {
-            let upserted = match fresh_id {
-                Some(id) => Upserted::Inserted(id),
-                // Not in a bulk load, or its key was taken.
-                None => {
-                    all_fresh = false;
-                    db::objects::upsert(&self.conn, new, now)?
+        let mut fresh = HashSet::new();
+        if fresh_inserts {
+            let ids = db::objects::insert_fresh_many(&self.conn, &news, now)?;
+            for (new, id) in news.iter().zip(&ids) {
+                if id.is_some() {
+                    report.objects_added.push(new.key.to_string());
+                    fresh.insert(new.key);
                 }
+            }
+            if fresh.len() == news.len() {
+                // A bulk load began with no object and reads each file
+                // once: a file whose objects all went in fresh has no
+                // others to remove.
+                return Ok(());
+            }
+            // Some key was taken: the rest of the file goes the usual way.
+        }
+        // One query for what the file had, instead of one per object.
+        let mut indexed: HashMap<String, db::objects::IndexedObject> =
+            db::objects::indexed_in_file(&self.conn, rel)?
+                .into_iter()
+                .map(|object| (object.key.clone(), object))
+                .collect();
+        for new in &news {
+            if fresh.contains(new.key) {
+                indexed.remove(new.key);
+                continue;
+            }
+            let upserted = match indexed.remove(new.key) {
+                Some(existing) => db::objects::upsert_over(&self.conn, Some(&existing), new, now)?,
+                // Not in this file: maybe under another (re-keyed) file, or new.
+                None => db::objects::upsert(&self.conn, new, now)?,
             };
             match upserted {
                 Upserted::Inserted(_) => report.objects_added.push(new.key.to_string()),
                 Upserted::Updated(_) => report.objects_updated.push(new.key.to_string()),
                 Upserted::Unchanged(_) => {}
             }
-            keep.insert(new.key);
         }
-        // In a bulk load, a file whose objects all went in fresh has no
-        // others: the load began with no object, and reads each file once.
-        if all_fresh {
-            return Ok(());
-        }
-        for (id, key) in db::objects::keys_in_file(&self.conn, rel)? {
-            if !keep.contains(key.as_str()) {
-                db::objects::delete(&self.conn, id)?;
-                report.objects_removed.push(key);
-            }
+        // What is left the file no longer has.
+        for (key, object) in indexed {
+            db::objects::delete(&self.conn, object.id)?;
+            report.objects_removed.push(key);
         }
         Ok(())
     }
@@ -869,15 +880,15 @@ fn object_key_for(rel: &str, pointer: &str, conn: &rusqlite::Connection) -> Opti
         .map(|o| o.key)
 }
 
-/// Reads and prepares a chunk of `(file, indexed hash, forced)` jobs.
+/// Reads and prepares a chunk of `(file, indexed row, forced)` jobs.
 fn prepare_chunk(
-    jobs: &[(&FoundFile, Option<String>, bool)],
+    jobs: &[(&FoundFile, Option<FileRow>, bool)],
     max_bytes: u64,
     schemas: &mut impl prepare::SchemaSource,
 ) -> Vec<Read> {
     jobs.iter()
-        .map(|(file, hash, forced)| {
-            prepare::read_and_prepare(file, hash.as_deref(), *forced, max_bytes, schemas)
+        .map(|(file, row, forced)| {
+            prepare::read_and_prepare(file, row.clone(), *forced, max_bytes, schemas)
         })
         .collect()
 }

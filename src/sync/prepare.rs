@@ -13,6 +13,7 @@ use std::sync::Arc;
 use rusqlite::Connection;
 use serde_json::Value;
 
+use crate::db::files::FileRow;
 use crate::db::hash_bytes;
 use crate::error::Result;
 use crate::schema::registry::{CompiledSchema, SchemaRegistry};
@@ -22,7 +23,7 @@ use crate::vault::walk::{self, FoundFile};
 /// What reading one file found.
 pub(crate) enum Read {
     /// New bytes: to be written.
-    Changed(Pending),
+    Changed(Box<Pending>),
     /// The bytes that are indexed already: only the size and mtime it was
     /// read with are recorded.
     Same {
@@ -44,6 +45,8 @@ pub(crate) struct Pending {
     /// The bytes read, kept as the file's merge base once indexed.
     pub bytes: Vec<u8>,
     pub outcome: Outcome,
+    /// What was indexed of the file before, if anything.
+    pub previous: Option<FileRow>,
 }
 
 /// What the bytes are.
@@ -138,29 +141,33 @@ impl SchemaSource for &SchemaSnapshot {
     }
 }
 
-/// Reads one file and prepares its rows. `indexed_hash` is the hash
-/// indexed for it, if any; unless `forced`, the same bytes are not
-/// prepared again. `max_bytes` is the vault's size cap.
+/// Reads one file and prepares its rows. `previous` is what was indexed of
+/// it, if anything; unless `forced`, the same bytes are not prepared again.
+/// `max_bytes` is the vault's size cap.
 pub(crate) fn read_and_prepare(
     file: &FoundFile,
-    indexed_hash: Option<&str>,
+    previous: Option<FileRow>,
     forced: bool,
     max_bytes: u64,
     schemas: &mut impl SchemaSource,
 ) -> Read {
-    let unusable = |message: String| {
-        Read::Changed(Pending {
+    let unusable = |message: String, previous: Option<FileRow>| {
+        Read::Changed(Box::new(Pending {
             file: file.clone(),
             hash: String::new(),
             bytes: Vec::new(),
             outcome: Outcome::Unusable(message),
-        })
+            previous,
+        }))
     };
     if file.size > max_bytes {
-        return unusable(format!(
-            "file is {} bytes, over the {max_bytes}-byte cap (max_file_bytes in .nexus/config.json); skipped",
-            file.size
-        ));
+        return unusable(
+            format!(
+                "file is {} bytes, over the {max_bytes}-byte cap (max_file_bytes in .nexus/config.json); skipped",
+                file.size
+            ),
+            previous,
+        );
     }
     let (bytes, mtime_ns) = match read_stable(&file.abs) {
         Ok(Some(read)) => read,
@@ -168,10 +175,10 @@ pub(crate) fn read_and_prepare(
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Read::Skip,
         // Unreadable now (locked, permission denied): a problem, and the
         // last good objects stay. It never counts as deleted.
-        Err(e) => return unusable(format!("cannot read file now (will retry): {e}")),
+        Err(e) => return unusable(format!("cannot read file now (will retry): {e}"), previous),
     };
     let hash = hash_bytes(&bytes);
-    if !forced && indexed_hash == Some(hash.as_str()) {
+    if !forced && previous.as_ref().is_some_and(|row| row.hash == hash) {
         return Read::Same {
             rel: file.rel.clone(),
             size: bytes.len() as u64,
@@ -215,12 +222,13 @@ pub(crate) fn read_and_prepare(
             })
         }
     };
-    Read::Changed(Pending {
+    Read::Changed(Box::new(Pending {
         file,
         hash,
         bytes,
         outcome,
-    })
+        previous,
+    }))
 }
 
 fn prepare_object(

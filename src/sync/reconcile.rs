@@ -2,8 +2,9 @@
 //! with the files. `me-nexus sync` runs it; the sync service runs it at
 //! start, on notify's Rescan flag, and periodically as a safety net.
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
+use crate::db::files::FileRow;
 use crate::db::{self, now_rfc3339, problems::Problem};
 use crate::error::{NexusError, Result};
 use crate::sync::engine::Engine;
@@ -43,18 +44,23 @@ impl Engine {
             return Err(self.vault_unavailable());
         }
         let present: HashSet<&str> = walked.files.iter().map(|f| f.rel.as_str()).collect();
-        let gone: BTreeSet<String> = db::files::all(&self.conn)?
+        let known_rows: HashMap<String, FileRow> = db::files::all(&self.conn)?
             .into_iter()
-            .map(|row| row.path)
+            .map(|row| (row.path.clone(), row))
+            .collect();
+        let gone: BTreeSet<String> = known_rows
+            .keys()
             .filter(|path| {
-                path != crate::vault::PERMISSIONS_REL && !present.contains(path.as_str())
+                path.as_str() != crate::vault::PERMISSIONS_REL && !present.contains(path.as_str())
             })
+            .cloned()
             .collect();
         let plan = Plan {
             present: walked.files.clone(),
             gone,
             forced: HashSet::new(),
             full: true,
+            known_rows: Some(known_rows),
             defer: false,
         };
         let mut report = self.apply_plan(plan)?;
