@@ -160,7 +160,7 @@ pub fn markdown(
          it, with tessellation; only the GPU upload is left out. Idle: the indexed B1 vault with its sync \
          service watching, no input for 5 s, counting the frames eframe would run (repaint requests and repaint \
          delays). Scrolling: the B4 vault opened read-only, the mouse wheel over the grid at 60 Hz (3 rows a \
-         frame, a jump of tens of thousands of rows every 40th frame), each frame's time on the UI thread.\n\
+         frame, a jump of tens of thousands of rows every 40th frame), each frame's CPU time on the UI thread (its thread CPU clock, so that time the scheduler gave to other threads or processes is not counted; the wall-clock times are given beside).\n\
          - **B8 start**: the app opening the B1 vault until the first frame that shows every object in the \
          stats cards and the first grid rows; and cold, with its database deleted, until the first frame that \
          shows the vault (with progress) while the index is rebuilt in the background.\n\

@@ -1,7 +1,9 @@
 //! A window without a window: the real app (`MeNexusApp`) run frame by
 //! frame on a bare egui context, the way eframe runs it (logic, then ui),
-//! plus tessellation. Only the GPU upload and the display are left out, so
-//! a frame's time here is the CPU a frame costs the UI thread.
+//! plus tessellation. Only the GPU upload and the display are left out.
+//! Each frame is timed twice: on the wall clock (what a user waits), and on
+//! the UI thread's CPU clock (what the frame costs the thread, without the
+//! moments the scheduler gave its core to another thread or process).
 //!
 //! It also keeps eframe's schedule: a frame runs when input arrives, when a
 //! background thread asked for a repaint, or when the last frame's repaint
@@ -13,6 +15,24 @@ use crate::ui::{AppOptions, MeNexusApp};
 
 /// The window size used (logical points), as in the UI tests.
 pub const SIZE: egui::Vec2 = egui::vec2(1500.0, 950.0);
+
+/// What one frame took.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FrameTime {
+    /// Wall-clock time of the pass and the tessellation.
+    pub wall: Duration,
+    /// CPU time the UI thread spent on them.
+    pub cpu: Duration,
+}
+
+/// CPU time this thread has used so far.
+fn thread_cpu_time() -> Duration {
+    let t = rustix::time::clock_gettime(rustix::time::ClockId::ThreadCPUTime);
+    Duration::new(
+        u64::try_from(t.tv_sec).unwrap_or(0),
+        u32::try_from(t.tv_nsec).unwrap_or(0),
+    )
+}
 
 /// The app in a headless frame loop.
 pub struct Headless {
@@ -55,7 +75,7 @@ impl Headless {
 
     /// Runs one frame with `events` and returns its time (the pass plus
     /// tessellation).
-    pub fn frame(&mut self, events: Vec<egui::Event>) -> Duration {
+    pub fn frame(&mut self, events: Vec<egui::Event>) -> FrameTime {
         let input = egui::RawInput {
             screen_rect: Some(egui::Rect::from_min_size(egui::Pos2::ZERO, SIZE)),
             time: Some(self.started.elapsed().as_secs_f64()),
@@ -63,6 +83,7 @@ impl Headless {
             ..egui::RawInput::default()
         };
         let started = Instant::now();
+        let cpu_started = thread_cpu_time();
         let app = &mut self.app;
         let mut output = self.ctx.run_ui(input, |ui| {
             app.logic_step(ui.ctx());
@@ -70,7 +91,10 @@ impl Headless {
         });
         let shapes = std::mem::take(&mut output.shapes);
         let primitives = self.ctx.tessellate(shapes, output.pixels_per_point);
-        let elapsed = started.elapsed();
+        let elapsed = FrameTime {
+            wall: started.elapsed(),
+            cpu: thread_cpu_time().saturating_sub(cpu_started),
+        };
         std::hint::black_box(primitives);
         self.frames += 1;
         let delay = output
