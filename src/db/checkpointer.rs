@@ -53,6 +53,9 @@ pub fn start(writer: &Connection) -> Result<Option<BackgroundCheckpoint>> {
         &path,
         OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )?;
+    // A checkpoint copies WAL frames into the database file; it reads no
+    // b-tree, so this connection needs next to no page cache.
+    conn.pragma_update(None, "cache_size", 16)?;
     writer.pragma_update(None, "wal_autocheckpoint", BATCH_AUTOCHECKPOINT_PAGES)?;
     let stop = Arc::new(AtomicBool::new(false));
     let thread = std::thread::Builder::new()

@@ -257,7 +257,11 @@ impl Engine {
         let plugin_owned = self.sync_plugins(&mut plan, &mut report, &now)?;
 
         // 2. Which data files need reading.
-        let mut to_read = Vec::new();
+        // Sized once: a full reconcile lists every file here. A file's row
+        // is boxed, as most files of a large batch have none (a first
+        // index) and the rest are looked at once.
+        let mut to_read: Vec<(FoundFile, Option<Box<FileRow>>)> =
+            Vec::with_capacity(plan.present.len());
         for file in std::mem::take(&mut plan.present) {
             if plugin_owned.contains(&file.rel) {
                 continue;
@@ -274,7 +278,7 @@ impl Engine {
             }
             match &row {
                 Some(row) if !forced && row.size == file.size && row.mtime_ns == file.mtime_ns => {}
-                _ => to_read.push((file, row)),
+                _ => to_read.push((file, row.map(Box::new))),
             }
         }
 
@@ -405,7 +409,7 @@ impl Engine {
     /// holds at most two chunks' bytes.
     fn write_changed(
         &mut self,
-        to_read: &[(FoundFile, Option<FileRow>)],
+        to_read: &[(FoundFile, Option<Box<FileRow>>)],
         renamed_to: &HashSet<String>,
         forced: &HashSet<String>,
         bulk: &mut Option<db::bulk_load::BulkLoad>,
@@ -418,7 +422,7 @@ impl Engine {
             // A rename target got its row in step 3; the others keep the
             // one step 2 looked up.
             let row = if renamed_to.contains(&file.rel) {
-                db::files::get(&self.conn, &file.rel)?
+                db::files::get(&self.conn, &file.rel)?.map(Box::new)
             } else {
                 row.clone()
             };
@@ -500,7 +504,7 @@ impl Engine {
     fn match_renames(
         &self,
         gone: &[FileRow],
-        to_read: &[(FoundFile, Option<FileRow>)],
+        to_read: &[(FoundFile, Option<Box<FileRow>>)],
     ) -> Vec<(String, String)> {
         let sizes: HashSet<u64> = gone.iter().map(|r| r.size).collect();
         let mut by_hash: HashMap<String, Vec<&FoundFile>> = HashMap::new();
@@ -882,13 +886,13 @@ fn object_key_for(rel: &str, pointer: &str, conn: &rusqlite::Connection) -> Opti
 
 /// Reads and prepares a chunk of `(file, indexed row, forced)` jobs.
 fn prepare_chunk(
-    jobs: &[(&FoundFile, Option<FileRow>, bool)],
+    jobs: &[(&FoundFile, Option<Box<FileRow>>, bool)],
     max_bytes: u64,
     schemas: &mut impl prepare::SchemaSource,
 ) -> Vec<Read> {
     jobs.iter()
         .map(|(file, row, forced)| {
-            prepare::read_and_prepare(file, row.clone(), *forced, max_bytes, schemas)
+            prepare::read_and_prepare(file, row.as_deref().cloned(), *forced, max_bytes, schemas)
         })
         .collect()
 }

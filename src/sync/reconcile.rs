@@ -33,7 +33,7 @@ impl Engine {
     }
 
     pub(crate) fn reconcile_locked(&mut self) -> Result<BatchReport> {
-        let walked = walk_vault(self.vault.root())?;
+        let mut walked = walk_vault(self.vault.root())?;
         if walked
             .files
             .iter()
@@ -55,8 +55,9 @@ impl Engine {
             })
             .cloned()
             .collect();
+        drop(present);
         let plan = Plan {
-            present: walked.files.clone(),
+            present: std::mem::take(&mut walked.files),
             gone,
             forced: HashSet::new(),
             full: true,
