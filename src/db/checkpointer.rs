@@ -15,7 +15,7 @@
 //! SQLite's default when the batch ends.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -27,61 +27,81 @@ use crate::error::{NexusError, Result};
 /// (64 MiB of WAL with 4 KiB pages).
 pub const BATCH_AUTOCHECKPOINT_PAGES: i64 = 16_384;
 
-/// SQLite's default automatic checkpoint, restored after the batch.
-const DEFAULT_AUTOCHECKPOINT_PAGES: i64 = 1000;
-
 /// Fewer WAL pages than this waiting: the thread rests a moment.
 const IDLE_BELOW_PAGES: i64 = 256;
 
-/// How long the thread rests when there is little to copy.
+/// How long the thread rests when there is little to copy, or when a
+/// reader's snapshot keeps it from copying more.
 const REST: Duration = Duration::from_millis(5);
 
 /// A running checkpointer; [`BackgroundCheckpoint::finish`] stops it.
 #[derive(Debug)]
 pub struct BackgroundCheckpoint {
     stop: Arc<AtomicBool>,
+    /// Checkpoints run so far.
+    rounds: Arc<AtomicU64>,
     thread: Option<JoinHandle<()>>,
+    /// The writer's automatic checkpoint before, given back at the end.
+    writer_autocheckpoint: i64,
 }
 
-/// Starts a checkpointer for the database of `writer`, or returns `None`
-/// for a database without a file (in memory).
-pub fn start(writer: &Connection) -> Result<Option<BackgroundCheckpoint>> {
-    let Some(path) = writer.path().filter(|p| !p.is_empty()).map(str::to_owned) else {
-        return Ok(None);
-    };
+/// Starts a checkpointer for the database of `writer`. `None` for a
+/// database without a file (in memory), and when the thread or its
+/// connection cannot be had: it only makes a large batch faster, so the
+/// batch goes on without it (with a warning).
+pub fn start(writer: &Connection) -> Option<BackgroundCheckpoint> {
+    let path = writer.path().filter(|p| !p.is_empty())?.to_owned();
+    match try_start(writer, &path) {
+        Ok(running) => Some(running),
+        Err(e) => {
+            tracing::warn!("no background checkpoint for this batch: {e}");
+            None
+        }
+    }
+}
+
+fn try_start(writer: &Connection, path: &str) -> Result<BackgroundCheckpoint> {
     let conn = Connection::open_with_flags(
-        &path,
+        path,
         OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )?;
     // A checkpoint copies WAL frames into the database file; it reads no
     // b-tree, so this connection needs next to no page cache.
     conn.pragma_update(None, "cache_size", 16)?;
-    writer.pragma_update(None, "wal_autocheckpoint", BATCH_AUTOCHECKPOINT_PAGES)?;
+    let writer_autocheckpoint: i64 =
+        writer.query_row("PRAGMA wal_autocheckpoint", [], |r| r.get(0))?;
     let stop = Arc::new(AtomicBool::new(false));
+    let rounds = Arc::new(AtomicU64::new(0));
     let thread = std::thread::Builder::new()
         .name("index-checkpoint".into())
         .spawn({
-            let stop = Arc::clone(&stop);
-            move || run(&conn, &stop)
+            let (stop, rounds) = (Arc::clone(&stop), Arc::clone(&rounds));
+            move || run(&conn, &stop, &rounds)
         })
-        .map_err(|e| NexusError::Sync(format!("cannot start the checkpointer: {e}")));
-    match thread {
-        Ok(thread) => Ok(Some(BackgroundCheckpoint {
-            stop,
-            thread: Some(thread),
-        })),
-        Err(e) => {
-            writer.pragma_update(None, "wal_autocheckpoint", DEFAULT_AUTOCHECKPOINT_PAGES)?;
-            Err(e)
-        }
+        .map_err(|e| NexusError::Sync(format!("cannot start the checkpointer: {e}")))?;
+    let mut running = BackgroundCheckpoint {
+        stop,
+        rounds,
+        thread: Some(thread),
+        writer_autocheckpoint,
+    };
+    if let Err(e) = writer.pragma_update(None, "wal_autocheckpoint", BATCH_AUTOCHECKPOINT_PAGES) {
+        running.stop_thread();
+        return Err(e.into());
     }
+    Ok(running)
 }
 
 impl BackgroundCheckpoint {
+    /// How many checkpoints the thread has run.
+    pub fn rounds(&self) -> u64 {
+        self.rounds.load(Ordering::Relaxed)
+    }
+
     /// Stops the thread and gives the writer its automatic checkpoint back.
     pub fn finish(mut self, writer: &Connection) -> Result<()> {
         self.stop_thread();
-        writer.pragma_update(None, "wal_autocheckpoint", DEFAULT_AUTOCHECKPOINT_PAGES)?;
+        writer.pragma_update(None, "wal_autocheckpoint", self.writer_autocheckpoint)?;
         Ok(())
     }
 
@@ -102,19 +122,24 @@ impl Drop for BackgroundCheckpoint {
     }
 }
 
-/// The thread: passive checkpoints until told to stop. An error ends it
-/// with a warning; the writer's own automatic checkpoint still bounds the
-/// WAL.
-fn run(conn: &Connection, stop: &AtomicBool) {
+/// The thread: passive checkpoints until told to stop. It rests when
+/// little is waiting, and when a checkpoint got no further than the last
+/// (a reader's snapshot holds the rest back), so that it never spins. An
+/// error ends it with a warning; the writer's own automatic checkpoint
+/// still bounds the WAL.
+fn run(conn: &Connection, stop: &AtomicBool, rounds: &AtomicU64) {
+    let mut last_copied = -1;
     while !stop.load(Ordering::Relaxed) {
         let result = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
             Ok((r.get::<_, i64>(1)?, r.get::<_, i64>(2)?))
         });
+        rounds.fetch_add(1, Ordering::Relaxed);
         match result {
             Ok((in_wal, copied)) => {
-                if in_wal - copied < IDLE_BELOW_PAGES {
+                if in_wal - copied < IDLE_BELOW_PAGES || copied == last_copied {
                     std::thread::park_timeout(REST);
                 }
+                last_copied = copied;
             }
             Err(e) => {
                 tracing::warn!("background checkpoint stopped: {e}");
@@ -138,7 +163,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("v.sqlite");
         let writer = crate::db::open(&path).unwrap();
-        let running = start(&writer).unwrap().unwrap();
+        let running = start(&writer).unwrap();
         assert_eq!(autocheckpoint(&writer), BATCH_AUTOCHECKPOINT_PAGES);
         writer
             .execute_batch(
@@ -160,17 +185,61 @@ mod tests {
             std::thread::sleep(Duration::from_millis(10));
         }
         running.finish(&writer).unwrap();
-        assert_eq!(autocheckpoint(&writer), DEFAULT_AUTOCHECKPOINT_PAGES);
+        assert_eq!(autocheckpoint(&writer), 1000, "SQLite's default, as before");
         let rows: i64 = writer
             .query_row("SELECT COUNT(*) FROM t", [], |r| r.get(0))
             .unwrap();
         assert_eq!(rows, 20000);
     }
 
+    /// A reader holding an old snapshot keeps a passive checkpoint from
+    /// copying the newer pages; the thread then rests between tries
+    /// instead of spinning on a core the batch needs.
+    #[test]
+    fn rests_while_a_reader_holds_back_the_checkpoint() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v.sqlite");
+        let writer = crate::db::open(&path).unwrap();
+        writer
+            .execute_batch("CREATE TABLE t (x TEXT); INSERT INTO t VALUES ('first');")
+            .unwrap();
+        let reader = crate::db::open(&path).unwrap();
+        reader.execute_batch("BEGIN").unwrap();
+        let seen: i64 = reader
+            .query_row("SELECT COUNT(*) FROM t", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(seen, 1);
+        writer
+            .execute_batch(
+                "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 5000)
+                 INSERT INTO t SELECT printf('%0500d', i) FROM n;",
+            )
+            .unwrap();
+        let running = start(&writer).unwrap();
+        let started = std::time::Instant::now();
+        let deadline = started + Duration::from_secs(20);
+        while running.rounds() < 10 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the checkpointer never ran"
+            );
+            std::thread::yield_now();
+        }
+        // Ten tries, at least eight of them after a rest: a spinning
+        // thread gets there in in a few milliseconds.
+        assert!(
+            started.elapsed() >= REST * 8,
+            "10 checkpoints in {:?}: the thread did not rest",
+            started.elapsed()
+        );
+        running.finish(&writer).unwrap();
+        reader.execute_batch("COMMIT").unwrap();
+    }
+
     #[test]
     fn an_in_memory_database_gets_no_thread() {
         let conn = crate::db::open_in_memory().unwrap();
-        assert!(start(&conn).unwrap().is_none());
-        assert_eq!(autocheckpoint(&conn), DEFAULT_AUTOCHECKPOINT_PAGES);
+        assert!(start(&conn).is_none());
+        assert_eq!(autocheckpoint(&conn), 1000);
     }
 }

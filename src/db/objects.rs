@@ -140,11 +140,11 @@ fn indexed_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<IndexedObject> {
     })
 }
 
-/// The indexed objects of file `source_path`: one query for a whole file,
-/// where [`upsert`] looks each key up.
+/// The indexed objects of file `source_path`, in file order: one query for
+/// a whole file, where [`upsert`] looks each key up.
 pub fn indexed_in_file(conn: &Connection, source_path: &str) -> Result<Vec<IndexedObject>> {
     let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {INDEXED_COLUMNS} FROM data_objects WHERE source_path = ?1"
+        "SELECT {INDEXED_COLUMNS} FROM data_objects WHERE source_path = ?1 ORDER BY position"
     ))?;
     let rows = stmt.query_map([source_path], indexed_from_row)?;
     Ok(rows.collect::<Result<_, _>>()?)
@@ -272,14 +272,21 @@ pub fn insert_fresh_many(
         let returned: Vec<(i64, String)> = insert
             .query_map(values.as_slice(), |r| Ok((r.get(0)?, r.get(1)?)))?
             .collect::<rusqlite::Result<_>>()?;
-        // RETURNING gives rows in no promised order: match them by key.
+        // RETURNING gives rows in no promised order: match them by key,
+        // each row once. A key given twice went in once (the second met
+        // the first's conflict); the second gets `None`, like a taken key.
         let start = ids.len();
-        ids.extend(batch.iter().map(|obj| {
-            returned
+        let mut matched = vec![false; returned.len()];
+        for obj in batch {
+            let row = returned
                 .iter()
-                .find(|(_, key)| key == obj.key)
-                .map(|(id, _)| *id)
-        }));
+                .enumerate()
+                .find(|(i, (_, key))| !matched[*i] && key == obj.key);
+            ids.push(row.map(|(i, (id, _))| {
+                matched[i] = true;
+                *id
+            }));
+        }
         let inserted: Vec<(i64, &str)> = ids[start..]
             .iter()
             .zip(batch)
@@ -502,5 +509,33 @@ mod tests {
             .query_row("SELECT COUNT(*) FROM object_content", [], |r| r.get(0))
             .unwrap();
         assert_eq!(rows, 23);
+    }
+
+    /// A key given twice in one call goes in once, with the first content;
+    /// the second is reported as not inserted, like a taken key.
+    #[test]
+    fn insert_fresh_many_inserts_a_repeated_key_once() {
+        let conn = crate::db::open_in_memory().unwrap();
+        conn.execute(
+            "INSERT INTO schemas (id, schema_name, definition_json, created_at) VALUES (1, 't', '{}', '')",
+            [],
+        )
+        .unwrap();
+        let objects = [
+            new_object("a", "first"),
+            new_object("b", "b"),
+            new_object("a", "second"),
+        ];
+        let ids = insert_fresh_many(&conn, &objects, "NOW").unwrap();
+        assert!(ids[0].is_some() && ids[1].is_some());
+        assert_eq!(ids[2], None);
+        let content: String = conn
+            .query_row(
+                "SELECT content_json FROM object_content WHERE object_id = ?1",
+                [ids[0].unwrap()],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(content, "first");
     }
 }

@@ -440,7 +440,7 @@ impl Engine {
         }
         let snapshot = SchemaSnapshot::take(&mut self.registry, &self.conn)?;
         self.report_progress(0, total);
-        let checkpoint = db::checkpointer::start(&self.conn)?;
+        let checkpoint = db::checkpointer::start(&self.conn);
         let written = std::thread::scope(|scope| -> Result<()> {
             // A rendezvous: the reader hands a chunk over only when this
             // thread takes it.
@@ -469,8 +469,14 @@ impl Engine {
                 .join()
                 .map_err(|_| NexusError::Sync("the index reader thread panicked".into()))
         });
-        if let Some(checkpoint) = checkpoint {
-            checkpoint.finish(&self.conn)?;
+        if let Some(checkpoint) = checkpoint
+            && let Err(e) = checkpoint.finish(&self.conn)
+        {
+            // The batch's own outcome matters more; this is only a setting.
+            match written {
+                Ok(()) => return Err(e),
+                Err(_) => tracing::warn!("after a failed batch: {e}"),
+            }
         }
         written
     }
@@ -691,19 +697,25 @@ impl Engine {
             }
             // Some key was taken: the rest of the file goes the usual way.
         }
-        // One query for what the file had, instead of one per object.
-        let mut indexed: HashMap<String, db::objects::IndexedObject> =
-            db::objects::indexed_in_file(&self.conn, rel)?
-                .into_iter()
-                .map(|object| (object.key.clone(), object))
-                .collect();
+        // One query for what the file had (in file order), instead of one
+        // per object.
+        let indexed = db::objects::indexed_in_file(&self.conn, rel)?;
+        let mut by_key: HashMap<&str, usize> = indexed
+            .iter()
+            .enumerate()
+            .map(|(i, object)| (object.key.as_str(), i))
+            .collect();
+        let mut kept = vec![false; indexed.len()];
         for new in &news {
+            let existing = by_key.remove(new.key);
+            if let Some(i) = existing {
+                kept[i] = true;
+            }
             if fresh.contains(new.key) {
-                indexed.remove(new.key);
                 continue;
             }
-            let upserted = match indexed.remove(new.key) {
-                Some(existing) => db::objects::upsert_over(&self.conn, Some(&existing), new, now)?,
+            let upserted = match existing {
+                Some(i) => db::objects::upsert_over(&self.conn, Some(&indexed[i]), new, now)?,
                 // Not in this file: maybe under another (re-keyed) file, or new.
                 None => db::objects::upsert(&self.conn, new, now)?,
             };
@@ -713,10 +725,12 @@ impl Engine {
                 Upserted::Unchanged(_) => {}
             }
         }
-        // What is left the file no longer has.
-        for (key, object) in indexed {
-            db::objects::delete(&self.conn, object.id)?;
-            report.objects_removed.push(key);
+        // What the file no longer has, in file order.
+        for (object, kept) in indexed.into_iter().zip(kept) {
+            if !kept {
+                db::objects::delete(&self.conn, object.id)?;
+                report.objects_removed.push(object.key);
+            }
         }
         Ok(())
     }

@@ -21,17 +21,25 @@ pub const SIZE: egui::Vec2 = egui::vec2(1500.0, 950.0);
 pub struct FrameTime {
     /// Wall-clock time of the pass and the tessellation.
     pub wall: Duration,
-    /// CPU time the UI thread spent on them.
+    /// CPU time the UI thread spent on them (the wall-clock time where the
+    /// system has no thread CPU clock).
     pub cpu: Duration,
 }
 
 /// CPU time this thread has used so far.
-fn thread_cpu_time() -> Duration {
+#[cfg(unix)]
+fn thread_cpu_time() -> Option<Duration> {
     let t = rustix::time::clock_gettime(rustix::time::ClockId::ThreadCPUTime);
-    Duration::new(
+    Some(Duration::new(
         u64::try_from(t.tv_sec).unwrap_or(0),
         u32::try_from(t.tv_nsec).unwrap_or(0),
-    )
+    ))
+}
+
+/// No thread CPU clock here: frames are timed on the wall clock only.
+#[cfg(not(unix))]
+fn thread_cpu_time() -> Option<Duration> {
+    None
 }
 
 /// The app in a headless frame loop.
@@ -91,9 +99,13 @@ impl Headless {
         });
         let shapes = std::mem::take(&mut output.shapes);
         let primitives = self.ctx.tessellate(shapes, output.pixels_per_point);
+        let wall = started.elapsed();
         let elapsed = FrameTime {
-            wall: started.elapsed(),
-            cpu: thread_cpu_time().saturating_sub(cpu_started),
+            wall,
+            cpu: match (cpu_started, thread_cpu_time()) {
+                (Some(before), Some(after)) => after.saturating_sub(before),
+                _ => wall,
+            },
         };
         std::hint::black_box(primitives);
         self.frames += 1;
