@@ -35,6 +35,16 @@ fn change_permissions(e: &mut Engine, key: &str, change: PermissionChange) {
     .unwrap();
 }
 
+/// The names of the database's triggers, sorted.
+fn trigger_names(conn: &rusqlite::Connection) -> Vec<String> {
+    conn.prepare("SELECT name FROM sqlite_master WHERE type = 'trigger' ORDER BY name")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
+}
+
 fn share_ai(e: &mut Engine, key: &str) {
     let change = PermissionChange {
         share_with_ai: Some(true),
@@ -734,17 +744,7 @@ fn a_bulk_first_index_leaves_right_counters_and_its_triggers() {
     let v = TestVault::empty();
     let layout = Layout::for_objects(6_000); // 600 collection files
     write_vault(v.path(), &layout).unwrap();
-    let fresh_triggers = {
-        let conn = me_nexus::db::open_in_memory().unwrap();
-        let names: Vec<String> = conn
-            .prepare("SELECT name FROM sqlite_master WHERE type = 'trigger' ORDER BY name")
-            .unwrap()
-            .query_map([], |r| r.get(0))
-            .unwrap()
-            .map(Result::unwrap)
-            .collect();
-        names
-    };
+    let fresh_triggers = trigger_names(&me_nexus::db::open_in_memory().unwrap());
     let mut e = engine(&v);
     let report = e.reconcile().unwrap();
     assert_eq!(report.objects_added.len(), layout.objects());
@@ -768,15 +768,7 @@ fn a_bulk_first_index_leaves_right_counters_and_its_triggers() {
         ),
         0
     );
-    let triggers: Vec<String> = v
-        .db()
-        .prepare("SELECT name FROM sqlite_master WHERE type = 'trigger' ORDER BY name")
-        .unwrap()
-        .query_map([], |r| r.get(0))
-        .unwrap()
-        .map(Result::unwrap)
-        .collect();
-    assert_eq!(triggers, fresh_triggers);
+    assert_eq!(trigger_names(&v.db()), fresh_triggers);
     assert_eq!(
         v.count("SELECT COUNT(*) FROM sync_state WHERE name LIKE 'bulk%'"),
         0

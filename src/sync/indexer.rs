@@ -325,7 +325,7 @@ impl Engine {
                 None
             };
         let written = self.write_changed(
-            &to_read,
+            to_read,
             &renamed_to,
             &plan.forced,
             &mut bulk,
@@ -409,7 +409,7 @@ impl Engine {
     /// holds at most two chunks' bytes.
     fn write_changed(
         &mut self,
-        to_read: &[(FoundFile, Option<Box<FileRow>>)],
+        to_read: Vec<(FoundFile, Option<Box<FileRow>>)>,
         renamed_to: &HashSet<String>,
         forced: &HashSet<String>,
         bulk: &mut Option<db::bulk_load::BulkLoad>,
@@ -424,9 +424,10 @@ impl Engine {
             let row = if renamed_to.contains(&file.rel) {
                 db::files::get(&self.conn, &file.rel)?.map(Box::new)
             } else {
-                row.clone()
+                row
             };
-            jobs.push((file, row, forced.contains(&file.rel)));
+            let forced = forced.contains(&file.rel);
+            jobs.push((file, row, forced));
         }
         let max = self.vault.settings().max_file_bytes;
         if total <= LARGE_BATCH_FILES {
@@ -559,7 +560,7 @@ impl Engine {
             registry: &mut self.registry,
             conn: &self.conn,
         };
-        let read = prepare::read_and_prepare(file, row.cloned(), forced, max, &mut schemas);
+        let read = prepare::read_and_prepare(file, row, forced, max, &mut schemas);
         self.take_read(read)
     }
 
@@ -900,13 +901,13 @@ fn object_key_for(rel: &str, pointer: &str, conn: &rusqlite::Connection) -> Opti
 
 /// Reads and prepares a chunk of `(file, indexed row, forced)` jobs.
 fn prepare_chunk(
-    jobs: &[(&FoundFile, Option<Box<FileRow>>, bool)],
+    jobs: &[(FoundFile, Option<Box<FileRow>>, bool)],
     max_bytes: u64,
     schemas: &mut impl prepare::SchemaSource,
 ) -> Vec<Read> {
     jobs.iter()
         .map(|(file, row, forced)| {
-            prepare::read_and_prepare(file, row.as_deref().cloned(), *forced, max_bytes, schemas)
+            prepare::read_and_prepare(file, row.as_deref(), *forced, max_bytes, schemas)
         })
         .collect()
 }

@@ -146,28 +146,25 @@ impl SchemaSource for &SchemaSnapshot {
 /// `max_bytes` is the vault's size cap.
 pub(crate) fn read_and_prepare(
     file: &FoundFile,
-    previous: Option<FileRow>,
+    previous: Option<&FileRow>,
     forced: bool,
     max_bytes: u64,
     schemas: &mut impl SchemaSource,
 ) -> Read {
-    let unusable = |message: String, previous: Option<FileRow>| {
+    let unusable = |message: String| {
         Read::Changed(Box::new(Pending {
             file: file.clone(),
             hash: String::new(),
             bytes: Vec::new(),
             outcome: Outcome::Unusable(message),
-            previous,
+            previous: previous.cloned(),
         }))
     };
     if file.size > max_bytes {
-        return unusable(
-            format!(
-                "file is {} bytes, over the {max_bytes}-byte cap (max_file_bytes in .nexus/config.json); skipped",
-                file.size
-            ),
-            previous,
-        );
+        return unusable(format!(
+            "file is {} bytes, over the {max_bytes}-byte cap (max_file_bytes in .nexus/config.json); skipped",
+            file.size
+        ));
     }
     let (bytes, mtime_ns) = match read_stable(&file.abs) {
         Ok(Some(read)) => read,
@@ -175,10 +172,10 @@ pub(crate) fn read_and_prepare(
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Read::Skip,
         // Unreadable now (locked, permission denied): a problem, and the
         // last good objects stay. It never counts as deleted.
-        Err(e) => return unusable(format!("cannot read file now (will retry): {e}"), previous),
+        Err(e) => return unusable(format!("cannot read file now (will retry): {e}")),
     };
     let hash = hash_bytes(&bytes);
-    if !forced && previous.as_ref().is_some_and(|row| row.hash == hash) {
+    if !forced && previous.is_some_and(|row| row.hash == hash) {
         return Read::Same {
             rel: file.rel.clone(),
             size: bytes.len() as u64,
@@ -227,7 +224,7 @@ pub(crate) fn read_and_prepare(
         hash,
         bytes,
         outcome,
-        previous,
+        previous: previous.cloned(),
     }))
 }
 
