@@ -225,3 +225,86 @@ fn a_grant_against_a_revoke_ends_revoked() {
         true
     );
 }
+
+/// What `files` holds as the merge base of todos.json: its encoding and
+/// stored length.
+fn stored_base(v: &TestVault) -> (String, i64) {
+    v.db()
+        .query_row(
+            "SELECT base_encoding, length(base_content) FROM files WHERE path = 'todos.json'",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap()
+}
+
+#[test]
+fn merge_base_is_stored_compressed_and_gives_back_the_indexed_bytes() {
+    let (v, e) = setup();
+    let (encoding, _) = stored_base(&v);
+    assert_eq!(encoding, "lz4");
+    let base = me_nexus::db::files::base(e.conn(), "todos.json").unwrap();
+    assert_eq!(base.as_deref(), Some(TODOS.as_bytes()));
+
+    // A larger collection (like the bench's) is stored in far fewer bytes.
+    let items: Vec<Value> = (1..=40)
+        .map(|i| json!({"id": i, "text": format!("water the plants, round {i}"), "completed": false}))
+        .collect();
+    let big = serde_json::to_string_pretty(&json!({"schema": "core.todo", "data": items})).unwrap();
+    v.write("todos.json", &big);
+    let mut e = e;
+    e.reconcile().unwrap();
+    let (encoding, stored) = stored_base(&v);
+    assert_eq!(encoding, "lz4");
+    assert!(
+        (stored as usize) * 2 < big.len(),
+        "{stored} bytes stored for {}",
+        big.len()
+    );
+    let base = me_nexus::db::files::base(e.conn(), "todos.json").unwrap();
+    assert_eq!(base.as_deref(), Some(big.as_bytes()));
+}
+
+#[test]
+fn raw_merge_base_from_an_older_database_still_merges() {
+    let (v, mut e) = setup();
+    // As version 7 stored it: the bytes themselves.
+    v.db()
+        .execute(
+            "UPDATE files SET base_content = ?1, base_encoding = 'raw' WHERE path = 'todos.json'",
+            [TODOS.as_bytes()],
+        )
+        .unwrap();
+    external_edit(&v, 2, Some("two, edited elsewhere"), past());
+    save_text(&mut e, "todos.json#1", "one, edited in the app").unwrap();
+    assert_eq!(item(&v, 1).unwrap()["text"], "one, edited in the app");
+    assert_eq!(item(&v, 2).unwrap()["text"], "two, edited elsewhere");
+    // The base told item 1 was not changed elsewhere: no conflict.
+    assert!(e.conflicts(true).unwrap().is_empty());
+    // The save indexed the merged file: its new base is compressed.
+    assert_eq!(stored_base(&v).0, "lz4");
+}
+
+#[test]
+fn damaged_merge_base_loses_nothing() {
+    let (v, mut e) = setup();
+    v.db()
+        .execute(
+            "UPDATE files SET base_content = x'ffffff7f0102' WHERE path = 'todos.json'",
+            [],
+        )
+        .unwrap();
+    assert_eq!(
+        me_nexus::db::files::base(e.conn(), "todos.json").unwrap(),
+        None
+    );
+    external_edit(&v, 1, Some("one, from the other program"), past());
+    save_text(&mut e, "todos.json#1", "one, from the app").unwrap();
+    // Without a base the two versions are a conflict: one is in the file,
+    // the other in the conflict copy.
+    assert_eq!(item(&v, 1).unwrap()["text"], "one, from the app");
+    let conflicts = e.conflicts(false).unwrap();
+    assert_eq!(conflicts.len(), 1);
+    let copy: Value = serde_json::from_str(&v.read(&conflicts[0].copy_path)).unwrap();
+    assert_eq!(copy["losing"]["text"], "one, from the other program");
+}

@@ -3,6 +3,7 @@
 
 use rusqlite::{Connection, OptionalExtension, params};
 
+use crate::db::merge_base::{self, StoredBase};
 use crate::error::Result;
 
 /// How a file was taken in.
@@ -112,14 +113,22 @@ pub fn with_schema(conn: &Connection, schema_name: &str) -> Result<Vec<String>> 
 
 /// Inserts or replaces the row for `row.path`. `base`, the bytes just
 /// indexed, becomes the file's merge base; with `None` the last base stays.
-pub fn upsert(conn: &Connection, row: &FileRow, base: Option<&[u8]>, now: &str) -> Result<()> {
+pub fn upsert(
+    conn: &Connection,
+    row: &FileRow,
+    base: Option<&StoredBase>,
+    now: &str,
+) -> Result<()> {
     conn.prepare_cached(
-        "INSERT INTO files (path, size, mtime_ns, hash, status, schema_name, layout, indexed_at, base_content)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+        "INSERT INTO files (path, size, mtime_ns, hash, status, schema_name, layout, indexed_at,
+                            base_content, base_encoding)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ifnull(?10, 'raw'))
          ON CONFLICT(path) DO UPDATE SET size = excluded.size, mtime_ns = excluded.mtime_ns,
            hash = excluded.hash, status = excluded.status, schema_name = excluded.schema_name,
            layout = excluded.layout, indexed_at = excluded.indexed_at,
-           base_content = ifnull(excluded.base_content, files.base_content)",
+           base_content = ifnull(excluded.base_content, files.base_content),
+           base_encoding = CASE WHEN excluded.base_content IS NULL THEN files.base_encoding
+                                ELSE excluded.base_encoding END",
     )?
     .execute(params![
         row.path,
@@ -130,7 +139,8 @@ pub fn upsert(conn: &Connection, row: &FileRow, base: Option<&[u8]>, now: &str) 
         row.schema_name,
         row.layout,
         now,
-        base
+        base.map(|b| b.blob.as_slice()),
+        base.map(|b| b.encoding.as_str()),
     ])?;
     Ok(())
 }
@@ -162,13 +172,27 @@ pub fn rename(conn: &Connection, from: &str, to: &str) -> Result<()> {
     Ok(())
 }
 
-/// The bytes last indexed from `path`, if kept.
+/// The bytes last indexed from `path`, if kept. A stored base that cannot
+/// be decoded counts as none, with a warning naming the file: a merge
+/// without a base keeps both versions, so nothing is lost, and the next
+/// index of the file stores a good one.
 pub fn base(conn: &Connection, path: &str) -> Result<Option<Vec<u8>>> {
-    Ok(conn
-        .prepare_cached("SELECT base_content FROM files WHERE path = ?1")?
-        .query_row([path], |r| r.get::<_, Option<Vec<u8>>>(0))
-        .optional()?
-        .flatten())
+    let stored = conn
+        .prepare_cached("SELECT base_content, base_encoding FROM files WHERE path = ?1")?
+        .query_row([path], |r| {
+            Ok((r.get::<_, Option<Vec<u8>>>(0)?, r.get::<_, String>(1)?))
+        })
+        .optional()?;
+    match stored {
+        Some((Some(blob), encoding)) => match merge_base::decode(path, &encoding, blob) {
+            Ok(bytes) => Ok(Some(bytes)),
+            Err(e) => {
+                tracing::warn!("{e}; merging without it");
+                Ok(None)
+            }
+        },
+        _ => Ok(None),
+    }
 }
 
 /// How many files were skipped as not Me-Nexus data.

@@ -14,7 +14,7 @@ use rusqlite::Connection;
 use crate::error::Result;
 
 /// The newest schema version.
-pub const LATEST: i64 = 7;
+pub const LATEST: i64 = 8;
 
 const V1: &str = "
 CREATE TABLE IF NOT EXISTS schemas (
@@ -227,7 +227,13 @@ CREATE TRIGGER IF NOT EXISTS permissions_generation_orphan_delete AFTER DELETE O
 END;
 ";
 
-const MIGRATIONS: [&str; 7] = [V1, V2, V3, V4, V5, V6, V7];
+/// Version 8: how each file's merge base is stored (see `db::merge_base`).
+/// The bases already there are raw; new ones are LZ4-compressed.
+const V8: &str = "
+ALTER TABLE files ADD COLUMN base_encoding TEXT NOT NULL DEFAULT 'raw';
+";
+
+const MIGRATIONS: [&str; 8] = [V1, V2, V3, V4, V5, V6, V7, V8];
 
 /// Brings the database to [`LATEST`], one version per transaction.
 pub fn migrate(conn: &Connection) -> Result<()> {

@@ -6,6 +6,7 @@
 pub mod bulk_load;
 pub mod checkpointer;
 pub mod files;
+pub mod merge_base;
 pub mod migrations;
 pub mod objects;
 pub mod permissions;

@@ -15,6 +15,7 @@ use serde_json::Value;
 
 use crate::db::files::FileRow;
 use crate::db::hash_bytes;
+use crate::db::merge_base::StoredBase;
 use crate::error::Result;
 use crate::schema::registry::{CompiledSchema, SchemaRegistry};
 use crate::vault::formats::{FileProblem, Layout, ParsedFile, parse_file};
@@ -42,8 +43,9 @@ pub(crate) struct Pending {
     pub file: FoundFile,
     /// BLAKE3 of the bytes ("" when they could not be read).
     pub hash: String,
-    /// The bytes read, kept as the file's merge base once indexed.
-    pub bytes: Vec<u8>,
+    /// The bytes read, compressed, kept as the file's merge base once
+    /// indexed; `None` unless they are data.
+    pub base: Option<StoredBase>,
     pub outcome: Outcome,
     /// What was indexed of the file before, if anything.
     pub previous: Option<FileRow>,
@@ -155,7 +157,7 @@ pub(crate) fn read_and_prepare(
         Read::Changed(Box::new(Pending {
             file: file.clone(),
             hash: String::new(),
-            bytes: Vec::new(),
+            base: None,
             outcome: Outcome::Unusable(message),
             previous: previous.cloned(),
         }))
@@ -219,10 +221,13 @@ pub(crate) fn read_and_prepare(
             })
         }
     };
+    // Compressed here, on the reader thread of a large batch, so that the
+    // writer only stores it (see `db::merge_base`).
+    let base = matches!(outcome, Outcome::Data(_)).then(|| StoredBase::compress(&bytes));
     Read::Changed(Box::new(Pending {
         file,
         hash,
-        bytes,
+        base,
         outcome,
         previous: previous.cloned(),
     }))
