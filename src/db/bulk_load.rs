@@ -20,6 +20,18 @@
 //! vault's write lock; deletes and updates keep theirs. A bulk load starts
 //! only on an empty database, where nothing it does can update or delete a
 //! row it inserted.
+//!
+//! The load's multi-row inserts would still need a statement journal: a
+//! statement that writes several rows and may abort half-way (on an
+//! immediate foreign key or a NOT NULL column) must be undoable on its own,
+//! so SQLite copied every page those inserts touched, a sixth of the
+//! writer's instructions (callgrind). So they are `INSERT OR FAIL`, which
+//! stops at a bad row without undoing the rows before it (the indexer then
+//! rolls the whole chunk back), and foreign keys are off on the loading
+//! connection until the load ends: the load writes only ids it has just
+//! read (object ids returned by the insert, schema ids of the registry), so
+//! no check could fail. `finish` and `repair` turn them back on, and every
+//! other connection (and the next process) has them on throughout.
 
 use rusqlite::{Connection, OptionalExtension, params};
 
@@ -40,6 +52,12 @@ const STATE_NAME: &str = "bulk_load_dropped_triggers";
 const NOT_DEFAULT: &str =
     "(share_with_ai OR share_with_cloud OR read_only OR expires_at IS NOT NULL)";
 
+/// Gives the objects above id ?1 that have none their default permission
+/// row (see [`BulkLoad::add_chunk`]).
+const ADD_PERMISSION_ROWS: &str = "INSERT OR FAIL INTO object_permissions (object_id)
+     SELECT o.id FROM data_objects o WHERE o.id > ?1
+       AND NOT EXISTS (SELECT 1 FROM object_permissions p WHERE p.object_id = o.id)";
+
 /// A bulk load under way.
 #[derive(Debug)]
 pub struct BulkLoad {
@@ -51,8 +69,24 @@ pub struct BulkLoad {
     fresh_inserts: bool,
 }
 
-/// Starts a bulk load: drops the insert triggers, keeping their SQL.
+/// Starts a bulk load: drops the insert triggers, keeping their SQL, and
+/// turns foreign keys off on `conn`.
 pub fn begin(conn: &Connection) -> Result<BulkLoad> {
+    // Outside any transaction: SQLite ignores the pragma inside one.
+    set_foreign_keys(conn, false)?;
+    begin_without_foreign_keys(conn).inspect_err(|_| {
+        if let Err(e) = set_foreign_keys(conn, true) {
+            tracing::warn!("foreign keys not turned back on: {e}");
+        }
+    })
+}
+
+fn set_foreign_keys(conn: &Connection, on: bool) -> Result<()> {
+    conn.pragma_update(None, "foreign_keys", on)?;
+    Ok(())
+}
+
+fn begin_without_foreign_keys(conn: &Connection) -> Result<BulkLoad> {
     let tx = db::begin(conn)?;
     let mut kept = Vec::new();
     for name in INSERT_TRIGGERS {
@@ -99,12 +133,8 @@ impl BulkLoad {
     /// transaction. Object ids only grow (AUTOINCREMENT), so the new rows
     /// are the ones above the last id counted.
     pub fn add_chunk(&mut self, conn: &Connection) -> Result<()> {
-        conn.prepare_cached(
-            "INSERT INTO object_permissions (object_id)
-             SELECT o.id FROM data_objects o WHERE o.id > ?1
-               AND NOT EXISTS (SELECT 1 FROM object_permissions p WHERE p.object_id = o.id)",
-        )?
-        .execute([self.counted_up_to])?;
+        conn.prepare_cached(ADD_PERMISSION_ROWS)?
+            .execute([self.counted_up_to])?;
         let (objects, max_id): (i64, Option<i64>) = conn
             .prepare_cached("SELECT COUNT(*), MAX(id) FROM data_objects WHERE id > ?1")?
             .query_row([self.counted_up_to], |r| Ok((r.get(0)?, r.get(1)?)))?;
@@ -134,7 +164,7 @@ impl BulkLoad {
         Ok(())
     }
 
-    /// Ends the load: the triggers come back.
+    /// Ends the load: the triggers and foreign keys come back.
     pub fn finish(self, conn: &Connection) -> Result<()> {
         restore(conn, false).map(|_| ())
     }
@@ -159,7 +189,15 @@ pub fn repair(conn: &Connection) -> Result<bool> {
     Ok(repaired)
 }
 
+/// Puts the triggers back (see [`restore_triggers`]) and turns foreign
+/// keys on, whether or not that succeeded.
 fn restore(conn: &Connection, recount: bool) -> Result<bool> {
+    let restored = restore_triggers(conn, recount);
+    set_foreign_keys(conn, true)?;
+    restored
+}
+
+fn restore_triggers(conn: &Connection, recount: bool) -> Result<bool> {
     let tx = db::begin(conn)?;
     let Some(json) = db::state::get(&tx, STATE_NAME)? else {
         return Ok(false);
@@ -213,6 +251,61 @@ mod tests {
         .unwrap()
     }
 
+    fn foreign_keys(conn: &Connection) -> bool {
+        conn.query_row("PRAGMA foreign_keys", [], |r| r.get(0))
+            .unwrap()
+    }
+
+    /// A load that cannot begin leaves the connection as it was.
+    #[test]
+    fn a_load_that_cannot_begin_keeps_foreign_keys_on() {
+        let conn = db::open_in_memory().unwrap();
+        conn.execute_batch("DROP TRIGGER counters_objects_insert;")
+            .unwrap();
+        let err = begin(&conn).unwrap_err().to_string();
+        assert!(err.contains("counters_objects_insert"), "{err}");
+        assert!(foreign_keys(&conn));
+    }
+
+    /// Opcodes of `sql` that would make SQLite keep a statement journal
+    /// for a multi-row statement: a halt that undoes the statement on a
+    /// constraint (P2 = OE_Abort, 2) or a foreign key check (`FkCheck`,
+    /// which only tests the counters those maintain, is harmless).
+    fn aborting_ops(conn: &Connection, sql: &str) -> Vec<String> {
+        let mut stmt = conn.prepare(&format!("EXPLAIN {sql}")).unwrap();
+        // Unbound parameters are NULL: EXPLAIN only lists the program.
+        let mut rows = stmt.raw_query();
+        let mut found = Vec::new();
+        while let Some(row) = rows.next().unwrap() {
+            let (op, p2): (String, i64) = (row.get(1).unwrap(), row.get(3).unwrap());
+            if op == "FkCounter" || op == "FkIfZero" || (op.starts_with("Halt") && p2 == 2) {
+                found.push(format!("{op} {p2}"));
+            }
+        }
+        found
+    }
+
+    /// The load's multi-row inserts cannot abort half-way, so SQLite keeps
+    /// no statement journal for them (it copied every page they touched).
+    #[test]
+    fn bulk_inserts_need_no_statement_journal() {
+        let conn = db::open_in_memory().unwrap();
+        let statements = [
+            crate::db::objects::insert_objects_sql(10),
+            crate::db::objects::insert_content_sql(10),
+            ADD_PERMISSION_ROWS.to_string(),
+        ];
+        // Outside a load, with foreign keys on, plain inserts would abort.
+        for sql in &statements {
+            let plain = sql.replace("INSERT OR FAIL", "INSERT");
+            assert!(!aborting_ops(&conn, &plain).is_empty(), "{plain}");
+        }
+        let _load = begin(&conn).unwrap();
+        for sql in &statements {
+            assert_eq!(aborting_ops(&conn, sql), Vec::<String>::new(), "{sql}");
+        }
+    }
+
     fn insert(conn: &Connection, key: &str, ai: bool) {
         conn.execute(
             "INSERT OR IGNORE INTO schemas (id, schema_name, definition_json, created_at) VALUES (1, 't', '{}', '')",
@@ -262,6 +355,7 @@ mod tests {
             );
         }
         load.finish(&conn).unwrap();
+        assert!(foreign_keys(&conn), "foreign keys back on after the load");
         assert_eq!(triggers(&conn), before);
         assert!(db::permissions::generation(&conn).unwrap() > generation);
         // The triggers count again.
@@ -278,10 +372,12 @@ mod tests {
         let conn = db::open_in_memory().unwrap();
         let before = triggers(&conn);
         let _load = begin(&conn).unwrap();
+        assert!(!foreign_keys(&conn), "off while loading");
         insert(&conn, "a.json#1", true);
         insert(&conn, "a.json#2", false);
         assert_eq!(counters(&conn)[2], ("objects".to_string(), 0));
         assert!(repair(&conn).unwrap());
+        assert!(foreign_keys(&conn), "back on after the repair");
         assert_eq!(triggers(&conn), before);
         assert_eq!(
             counters(&conn),

@@ -240,13 +240,7 @@ pub fn insert_fresh_many(
 ) -> Result<Vec<Option<i64>>> {
     let mut ids = Vec::with_capacity(objects.len());
     for batch in objects.chunks(ROWS_PER_INSERT) {
-        let mut insert = conn.prepare_cached(&multi_row_sql(
-            "INSERT INTO data_objects (schema_id, file_path, updated_at, created_at, source_path,
-               item_id, position, title, content_hash) VALUES ",
-            "(?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            batch.len(),
-            " ON CONFLICT (file_path) DO NOTHING RETURNING id, file_path",
-        ))?;
+        let mut insert = conn.prepare_cached(&insert_objects_sql(batch.len()))?;
         // Without created_at, now; without updated_at, created_at.
         let stamps: Vec<(&str, &str)> = batch
             .iter()
@@ -295,12 +289,7 @@ pub fn insert_fresh_many(
         if inserted.is_empty() {
             continue;
         }
-        let mut content = conn.prepare_cached(&multi_row_sql(
-            "INSERT INTO object_content (object_id, content_json) VALUES ",
-            "(?, ?)",
-            inserted.len(),
-            "",
-        ))?;
+        let mut content = conn.prepare_cached(&insert_content_sql(inserted.len()))?;
         let values: Vec<&dyn rusqlite::ToSql> = inserted
             .iter()
             .flat_map(|(id, json)| [id as &dyn rusqlite::ToSql, json])
@@ -308,6 +297,33 @@ pub fn insert_fresh_many(
         content.execute(values.as_slice())?;
     }
     Ok(ids)
+}
+
+/// Inserts `rows` objects into `data_objects`, returning the ids of those
+/// whose key was free. `OR FAIL` rather than the default `ABORT`: a
+/// statement that may abort after writing some of its rows needs a
+/// statement journal, which copies every page it touches (see
+/// `db::bulk_load`). A failing row still fails the statement, and the
+/// caller's transaction is rolled back.
+pub(crate) fn insert_objects_sql(rows: usize) -> String {
+    multi_row_sql(
+        "INSERT OR FAIL INTO data_objects (schema_id, file_path, updated_at, created_at, source_path,
+           item_id, position, title, content_hash) VALUES ",
+        "(?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        rows,
+        " ON CONFLICT (file_path) DO NOTHING RETURNING id, file_path",
+    )
+}
+
+/// Inserts `rows` rows into `object_content` (`OR FAIL`, as
+/// [`insert_objects_sql`]).
+pub(crate) fn insert_content_sql(rows: usize) -> String {
+    multi_row_sql(
+        "INSERT OR FAIL INTO object_content (object_id, content_json) VALUES ",
+        "(?, ?)",
+        rows,
+        "",
+    )
 }
 
 /// `head` followed by `rows` copies of `row`, comma-separated, then `tail`.
