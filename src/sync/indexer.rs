@@ -649,8 +649,7 @@ impl Engine {
         db::problems::replace_for_file(&self.conn, &rel, &problem_rows)?;
         // Indexed bytes become the file's merge base; otherwise the last
         // indexed base stays.
-        let base = p.base.as_ref().filter(|_| row.status == FileStatus::Data);
-        db::files::upsert(&self.conn, &row, base, now)?;
+        db::files::upsert(&self.conn, &row, p.base.as_ref(), now)?;
         Ok(())
     }
 

@@ -44,7 +44,7 @@ pub(crate) struct Pending {
     /// BLAKE3 of the bytes ("" when they could not be read).
     pub hash: String,
     /// The bytes read, compressed, kept as the file's merge base once
-    /// indexed; `None` unless they are data.
+    /// indexed; `None` unless their objects are to be indexed.
     pub base: Option<StoredBase>,
     pub outcome: Outcome,
     /// What was indexed of the file before, if anything.
@@ -222,8 +222,10 @@ pub(crate) fn read_and_prepare(
         }
     };
     // Compressed here, on the reader thread of a large batch, so that the
-    // writer only stores it (see `db::merge_base`).
-    let base = matches!(outcome, Outcome::Data(_)).then(|| StoredBase::compress(&bytes));
+    // writer only stores it (see `db::merge_base`); only for bytes whose
+    // objects will be indexed, the one case in which they become the base.
+    let indexed = matches!(&outcome, Outcome::Data(data) if data.objects.is_ok());
+    let base = indexed.then(|| StoredBase::compress(&bytes));
     Read::Changed(Box::new(Pending {
         file,
         hash,
