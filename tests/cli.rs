@@ -671,7 +671,13 @@ fn database_has_the_seed_schema() {
     for (index, table, column) in [
         ("idx_data_objects_schema_id", "data_objects", "schema_id"),
         ("idx_data_objects_updated_at", "data_objects", "updated_at"),
-        ("idx_data_objects_file_path", "data_objects", "file_path"),
+        // The seed's idx_data_objects_file_path repeated the index of
+        // file_path's UNIQUE constraint; that one answers its lookups.
+        (
+            "sqlite_autoindex_data_objects_1",
+            "data_objects",
+            "file_path",
+        ),
         ("idx_permissions_ai", "object_permissions", "share_with_ai"),
         (
             "idx_permissions_cloud",

@@ -61,6 +61,19 @@ const NOT_DEFAULT: &str =
 const ADD_PERMISSION_ROWS: &str = "INSERT OR IGNORE INTO object_permissions (object_id)
      SELECT id FROM data_objects WHERE id > ?1";
 
+/// Counts the permission rows above object id ?1 that are not the
+/// defaults, by flag, and in all. Only such rows count towards a flag, and
+/// they are the rows of the partial index `idx_permissions_not_default`,
+/// so this is a seek; summing every new row instead was 5% of a cold
+/// index.
+fn count_new_grants_sql() -> String {
+    format!(
+        "SELECT ifnull(SUM(share_with_ai = 1), 0), ifnull(SUM(share_with_cloud = 1), 0),
+                ifnull(SUM(read_only = 1), 0), COUNT(*)
+         FROM object_permissions WHERE object_id > ?1 AND {NOT_DEFAULT}"
+    )
+}
+
 /// A bulk load under way.
 #[derive(Debug)]
 pub struct BulkLoad {
@@ -142,11 +155,7 @@ impl BulkLoad {
             .prepare_cached("SELECT COUNT(*), MAX(id) FROM data_objects WHERE id > ?1")?
             .query_row([self.counted_up_to], |r| Ok((r.get(0)?, r.get(1)?)))?;
         let (ai, cloud, read_only, not_default): (i64, i64, i64, i64) = conn
-            .prepare_cached(&format!(
-                "SELECT ifnull(SUM(share_with_ai = 1), 0), ifnull(SUM(share_with_cloud = 1), 0),
-                        ifnull(SUM(read_only = 1), 0), ifnull(SUM({NOT_DEFAULT}), 0)
-                 FROM object_permissions WHERE object_id > ?1"
-            ))?
+            .prepare_cached(&count_new_grants_sql())?
             .query_row([self.counted_up_to], |r| {
                 Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
             })?;
@@ -309,6 +318,25 @@ mod tests {
         for sql in &statements {
             assert_eq!(aborting_ops(&conn, sql), Vec::<String>::new(), "{sql}");
         }
+    }
+
+    /// Counting a chunk's grants reads the partial index of non-default
+    /// rows, not every new permission row.
+    #[test]
+    fn new_grants_are_counted_from_the_partial_index() {
+        let conn = db::open_in_memory().unwrap();
+        let plan: Vec<String> = conn
+            .prepare(&format!("EXPLAIN QUERY PLAN {}", count_new_grants_sql()))
+            .unwrap()
+            .query_map([0], |r| r.get(3))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        assert!(
+            plan.iter()
+                .any(|p| p.contains("SEARCH") && p.contains("idx_permissions_not_default")),
+            "{plan:?}"
+        );
     }
 
     fn insert(conn: &Connection, key: &str, ai: bool) {

@@ -140,11 +140,20 @@ fn indexed_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<IndexedObject> {
     })
 }
 
+/// The objects of file `?1`, found in the UNIQUE index of keys: a file's
+/// keys are its path (a whole-file object) or its path, `#` and an item id,
+/// so they all lie in the key range from the path up to the path followed
+/// by `$`, the character after `#`. That range can also hold keys of other
+/// files whose names go on with a character below `$` (`a.md copy.md`);
+/// `source_path` drops those. (`o.` names the row: every query that uses
+/// this aliases `data_objects` as `o`.)
+pub const IN_FILE: &str = "o.file_path >= ?1 AND o.file_path < ?1 || '$' AND o.source_path = ?1";
+
 /// The indexed objects of file `source_path`, in file order: one query for
 /// a whole file, where [`upsert`] looks each key up.
 pub fn indexed_in_file(conn: &Connection, source_path: &str) -> Result<Vec<IndexedObject>> {
     let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {INDEXED_COLUMNS} FROM data_objects WHERE source_path = ?1 ORDER BY position"
+        "SELECT {INDEXED_COLUMNS} FROM data_objects o WHERE {IN_FILE} ORDER BY position"
     ))?;
     let rows = stmt.query_map([source_path], indexed_from_row)?;
     Ok(rows.collect::<Result<_, _>>()?)
@@ -386,7 +395,7 @@ pub fn get_by_key(conn: &Connection, key: &str) -> Result<Option<ObjectRow>> {
 pub fn in_file(conn: &Connection, source_path: &str) -> Result<Vec<ObjectRow>> {
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT {COLUMNS} FROM data_objects o JOIN schemas s ON s.id = o.schema_id
-         WHERE o.source_path = ?1 ORDER BY o.position"
+         WHERE {IN_FILE} ORDER BY o.position"
     ))?;
     let rows = stmt.query_map([source_path], from_row)?;
     Ok(rows.collect::<Result<_, _>>()?)
@@ -412,8 +421,9 @@ pub fn delete(conn: &Connection, id: i64) -> Result<()> {
 /// row ids, created_at and permissions stay. Returns `(old key, new key)`.
 pub fn rename_file(conn: &Connection, from: &str, to: &str) -> Result<Vec<(String, String)>> {
     let moved: Vec<(i64, String)> = {
-        let mut stmt =
-            conn.prepare_cached("SELECT id, file_path FROM data_objects WHERE source_path = ?1")?;
+        let mut stmt = conn.prepare_cached(&format!(
+            "SELECT id, file_path FROM data_objects o WHERE {IN_FILE}"
+        ))?;
         let rows = stmt.query_map([from], |r| Ok((r.get(0)?, r.get(1)?)))?;
         rows.collect::<Result<_, _>>()?
     };
@@ -619,5 +629,81 @@ mod tests {
             )
             .unwrap();
         assert_eq!(content, "first");
+    }
+
+    /// A file's objects come from the range of its keys in the UNIQUE key
+    /// index (no scan of the table), in file order, and only its own:
+    /// files whose names merely start with its path are not among them.
+    #[test]
+    fn objects_of_a_file_are_a_key_range_of_that_file_only() {
+        let conn = crate::db::open_in_memory().unwrap();
+        conn.execute(
+            "INSERT INTO schemas (id, schema_name, definition_json, created_at) VALUES (1, 't', '{}', '')",
+            [],
+        )
+        .unwrap();
+        // (key, file, position); inserted out of order.
+        let rows = [
+            ("t.json#2", "t.json", 1),
+            ("t.json copy.json#1", "t.json copy.json", 0),
+            ("t.json#10", "t.json", 0),
+            ("t.json!.md", "t.json!.md", 0),
+            ("t.json", "t.json", 9),
+            ("t.jsonl.json#1", "t.jsonl.json", 0),
+            ("s.json#1", "s.json", 0),
+        ];
+        for (key, file, position) in rows {
+            let obj = NewObject {
+                source_path: file,
+                position,
+                ..new_object(key, key)
+            };
+            insert_fresh(&conn, &obj, "NOW").unwrap().unwrap();
+        }
+        let keys = |objects: Vec<IndexedObject>| -> Vec<String> {
+            objects.into_iter().map(|o| o.key).collect()
+        };
+        assert_eq!(
+            keys(indexed_in_file(&conn, "t.json").unwrap()),
+            ["t.json#10", "t.json#2", "t.json"]
+        );
+        let rows: Vec<String> = in_file(&conn, "t.json")
+            .unwrap()
+            .into_iter()
+            .map(|o| o.key)
+            .collect();
+        assert_eq!(rows, ["t.json#10", "t.json#2", "t.json"]);
+        assert_eq!(
+            keys(indexed_in_file(&conn, "t.json copy.json").unwrap()),
+            ["t.json copy.json#1"]
+        );
+        assert!(indexed_in_file(&conn, "t.jso").unwrap().is_empty());
+
+        let plan: Vec<String> = conn
+            .prepare(&format!(
+                "EXPLAIN QUERY PLAN SELECT id FROM data_objects o WHERE {IN_FILE}"
+            ))
+            .unwrap()
+            .query_map(["t.json"], |r| r.get(3))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        assert!(
+            plan.iter()
+                .any(|p| p.contains("SEARCH") && p.contains("sqlite_autoindex_data_objects_1")),
+            "{plan:?}"
+        );
+
+        let moved = rename_file(&conn, "t.json", "u.json").unwrap();
+        assert_eq!(moved.len(), 3, "{moved:?}");
+        assert_eq!(
+            keys(indexed_in_file(&conn, "u.json").unwrap()),
+            ["u.json#10", "u.json#2", "u.json"]
+        );
+        assert_eq!(
+            keys(indexed_in_file(&conn, "t.json copy.json").unwrap()),
+            ["t.json copy.json#1"],
+            "a file whose name starts with the renamed one stays"
+        );
     }
 }

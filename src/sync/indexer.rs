@@ -885,9 +885,10 @@ impl Engine {
 fn object_key_for(rel: &str, pointer: &str, conn: &rusqlite::Connection) -> Option<String> {
     if let Some(index) = prepare::item_index(pointer) {
         return conn
-            .prepare_cached(
-                "SELECT file_path FROM data_objects WHERE source_path = ?1 AND position = ?2",
-            )
+            .prepare_cached(&format!(
+                "SELECT file_path FROM data_objects o WHERE {} AND position = ?2",
+                db::objects::IN_FILE
+            ))
             .ok()?
             .query_row(rusqlite::params![rel, index], |r| r.get(0))
             .ok();
