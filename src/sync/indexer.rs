@@ -686,16 +686,21 @@ impl Engine {
             for (new, id) in news.iter().zip(&ids) {
                 if id.is_some() {
                     report.objects_added.push(new.key.to_string());
-                    fresh.insert(new.key);
                 }
             }
-            if fresh.len() == news.len() {
+            if ids.iter().all(Option::is_some) {
                 // A bulk load began with no object and reads each file
                 // once: a file whose objects all went in fresh has no
                 // others to remove.
                 return Ok(());
             }
             // Some key was taken: the rest of the file goes the usual way.
+            fresh = news
+                .iter()
+                .zip(&ids)
+                .filter(|(_, id)| id.is_some())
+                .map(|(new, _)| new.key)
+                .collect();
         }
         // One query for what the file had (in file order), instead of one
         // per object.
