@@ -56,6 +56,14 @@ fn configure(conn: &Connection) -> Result<()> {
     // of a bulk load (one per row count) included; the default is 16.
     conn.set_prepared_statement_cache_capacity(64);
     stable_plans(conn)?;
+    // 8 KiB pages for a new database (an existing one keeps its size: in
+    // WAL mode SQLite ignores this). Each page a commit writes costs the
+    // WAL two system calls, and a first index writes every page of the
+    // database that way and checkpoints it again: with 8 KiB pages a cold
+    // index of 101,000 objects ran about 10% faster than with 4 KiB, and
+    // a permission toggle (B7) no slower. Before journal_mode, which
+    // creates the file.
+    conn.execute_batch("PRAGMA page_size = 8192;")?;
     // journal_mode returns a row, so it is read rather than executed.
     let _mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
     conn.execute_batch(
@@ -120,6 +128,33 @@ mod tests {
             .query_row("PRAGMA user_version", [], |r| r.get(0))
             .unwrap();
         assert_eq!(version, migrations::LATEST);
+        let page_size: i64 = conn
+            .query_row("PRAGMA page_size", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(page_size, 8192, "a new database has 8 KiB pages");
+    }
+
+    /// A database made with 4 KiB pages (before they became 8 KiB) opens,
+    /// migrates and keeps its pages.
+    #[test]
+    fn an_older_database_keeps_its_page_size() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v.sqlite");
+        {
+            let old = Connection::open(&path).unwrap();
+            old.execute_batch("PRAGMA page_size = 4096; PRAGMA journal_mode = WAL;")
+                .unwrap();
+            migrations::migrate(&old).unwrap();
+        }
+        let conn = open(&path).unwrap();
+        let page_size: i64 = conn
+            .query_row("PRAGMA page_size", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(page_size, 4096);
+        let check: String = conn
+            .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(check, "ok");
     }
 
     /// A cached statement that joins `object_permissions` is reused as it
