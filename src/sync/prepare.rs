@@ -267,15 +267,23 @@ pub(crate) fn item_index(pointer: &str) -> Option<i64> {
         .ok()
 }
 
-/// Reads a file until two reads in a row see the same size and mtime (a
-/// file still being written changes under the reader). `Ok(None)` when it
-/// never settled.
+/// Reads a file until the size and mtime before and after a read agree
+/// with each other and with the bytes read (a file still being written
+/// changes under the reader). `Ok(None)` when it never settled.
+///
+/// Both looks are at the open file, not its path: an open, two `fstat`s
+/// and the reads, where `metadata` + `fs::read` + `metadata` walked the
+/// path three times and added an `fstat` and an `lseek` (on a cold index
+/// of 11,000 files, 22,000 system calls fewer). A file replaced (renamed
+/// over) during the read is read whole as it was; the replacement is
+/// another watcher event.
 fn read_stable(path: &std::path::Path) -> std::io::Result<Option<(Vec<u8>, i64)>> {
     const ATTEMPTS: u32 = 5;
     for attempt in 0..ATTEMPTS {
-        let before = std::fs::metadata(path)?;
-        let bytes = std::fs::read(path)?;
-        let after = std::fs::metadata(path)?;
+        let mut file = std::fs::File::open(path)?;
+        let before = file.metadata()?;
+        let bytes = read_all(&mut file, before.len())?;
+        let after = file.metadata()?;
         let (m_before, m_after) = (walk::mtime_ns(&before), walk::mtime_ns(&after));
         if before.len() == after.len() && m_before == m_after && after.len() == bytes.len() as u64 {
             return Ok(Some((bytes, m_after)));
@@ -284,6 +292,36 @@ fn read_stable(path: &std::path::Path) -> std::io::Result<Option<(Vec<u8>, i64)>
         std::thread::sleep(std::time::Duration::from_millis(1 << attempt));
     }
     Ok(None)
+}
+
+/// Reads `file` to its end, expecting `size` bytes. (`File::read_to_end`
+/// would look up the size again, with an `fstat` and an `lseek`.)
+fn read_all(file: &mut std::fs::File, size: u64) -> std::io::Result<Vec<u8>> {
+    use std::io::Read as _;
+    let expected = usize::try_from(size).unwrap_or(usize::MAX);
+    let mut bytes = Vec::new();
+    // One byte more than expected, so that the read that finds the end
+    // needs no room of its own.
+    bytes
+        .try_reserve_exact(expected.saturating_add(1))
+        .map_err(|_| std::io::Error::from(std::io::ErrorKind::OutOfMemory))?;
+    bytes.resize(bytes.capacity(), 0);
+    let mut filled = 0;
+    loop {
+        if filled == bytes.len() {
+            // The file grew while being read: make room (read_stable then
+            // sees the size change and reads again).
+            bytes.resize(bytes.len().saturating_mul(2).max(4096), 0);
+        }
+        match file.read(&mut bytes[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    bytes.truncate(filled);
+    Ok(bytes)
 }
 
 /// A file modification time (ns since the epoch) as RFC 3339.
@@ -299,4 +337,42 @@ fn timestamp_field(content: &Value, field: &str) -> Option<String> {
     let text = content.get(field)?.as_str()?;
     chrono::DateTime::parse_from_rfc3339(text).ok()?;
     Some(text.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `read_all` gives back exactly the file's bytes, whether the size it
+    /// expected was right, too small (the file grew) or too large.
+    #[test]
+    fn read_all_returns_the_bytes_whatever_size_was_expected() {
+        let dir = tempfile::tempdir().unwrap();
+        for len in [0usize, 1, 4095, 4096, 4097, 100_000] {
+            let bytes: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
+            let path = dir.path().join(format!("f{len}"));
+            std::fs::write(&path, &bytes).unwrap();
+            for expected in [len as u64, 0, 10, len as u64 * 2 + 7] {
+                let mut file = std::fs::File::open(&path).unwrap();
+                let read = read_all(&mut file, expected).unwrap();
+                assert_eq!(read.len(), len, "len {len}, expected {expected}");
+                assert!(read == bytes, "len {len}, expected {expected}");
+            }
+        }
+    }
+
+    /// A settled file is read once, with its mtime; a missing one is an
+    /// error that says so.
+    #[test]
+    fn read_stable_reads_a_settled_file_with_its_mtime() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.json");
+        std::fs::write(&path, b"{\"a\": 1}").unwrap();
+        let (bytes, mtime) = read_stable(&path).unwrap().unwrap();
+        assert_eq!(bytes, b"{\"a\": 1}");
+        let meta = std::fs::metadata(&path).unwrap();
+        assert_eq!(mtime, walk::mtime_ns(&meta));
+        let missing = read_stable(&dir.path().join("gone.json")).unwrap_err();
+        assert_eq!(missing.kind(), std::io::ErrorKind::NotFound);
+    }
 }
