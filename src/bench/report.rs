@@ -147,7 +147,12 @@ pub fn markdown(
          the bench can write; the figure runs from the last write until a read connection sees every change \
          (polled), then every file's indexed hash is checked against its bytes. The forced-overflow run starts \
          the service while `fs.inotify.max_queued_events` is 16 (restored at once), so the burst overflows the \
-         kernel queue and the service must recover by a full reconcile.\n\
+         kernel queue and the service must recover by a full reconcile. Its figure is that rescan: from the \
+         start of the full reconcile that brought the database in line (the service's status event, stamped \
+         on receipt by a thread of its own) until a read connection sees every change; the time from the \
+         last write is given beside it. That also holds the watcher's debounce, which reports lost events \
+         only once no overflow has come for that long; with 16 events of room, the service's own reads and \
+         database writes overflow the queue again until its batches end.\n\
          - **B4 queries**: the vault is made by `Engine::init` on an empty folder, then {} rows are inserted \
          directly into its `data_objects`, `object_content` and `object_permissions` tables in one transaction \
          (indexing that many generated files would take far longer than the queries). 10% are shared with AI, 5% \
