@@ -148,8 +148,9 @@ pub fn markdown(
          (polled), then every file's indexed hash is checked against its bytes. The forced-overflow run starts \
          the service while `fs.inotify.max_queued_events` is 16 (restored at once), so the burst overflows the \
          kernel queue and the service must recover by a full reconcile. Its figure is that rescan: from the \
-         start of the full reconcile that brought the database in line (the service's status event, stamped \
-         on receipt by a thread of its own) until a read connection sees every change; the time from the \
+         start of the full reconcile that brought the database in line (the earliest still running when a \
+         poll last found the database out of line; the service's status events are stamped on receipt by a \
+         thread of their own) until a read connection sees every change; the time from the \
          last write is given beside it. That also holds the watcher's debounce, which reports lost events \
          only once no overflow has come for that long; with 16 events of room, the service's own reads and \
          database writes overflow the queue again until its batches end.\n\

@@ -10,7 +10,7 @@
 //! its own connection) runs passive checkpoints instead, on the other core.
 //! A passive checkpoint never blocks the writer or readers; it copies what
 //! is committed and not in use by a reader. The writer's automatic
-//! checkpoint is raised to [`BATCH_AUTOCHECKPOINT_PAGES`] meanwhile, so the
+//! checkpoint is raised to [`BATCH_AUTOCHECKPOINT_BYTES`] meanwhile, so the
 //! WAL stays bounded even if the thread falls behind, and is put back to
 //! SQLite's default when the batch ends.
 
@@ -23,10 +23,15 @@ use rusqlite::{Connection, OpenFlags};
 
 use crate::error::{NexusError, Result};
 
-/// The writer's automatic checkpoint during a large batch: 16384 pages
-/// (128 MiB of WAL with 8 KiB pages; 64 MiB in an older database with
-/// 4 KiB pages).
-pub const BATCH_AUTOCHECKPOINT_PAGES: i64 = 16_384;
+/// The writer's automatic checkpoint during a large batch: at 64 MiB of
+/// WAL, whatever the page size (SQLite counts it in pages).
+pub const BATCH_AUTOCHECKPOINT_BYTES: i64 = 64 << 20;
+
+/// [`BATCH_AUTOCHECKPOINT_BYTES`] in pages of `conn`'s database.
+fn batch_autocheckpoint_pages(conn: &Connection) -> Result<i64> {
+    let page_size: i64 = conn.query_row("PRAGMA page_size", [], |r| r.get(0))?;
+    Ok(BATCH_AUTOCHECKPOINT_BYTES / page_size.max(512))
+}
 
 /// Fewer WAL pages than this waiting: the thread rests a moment.
 const IDLE_BELOW_PAGES: i64 = 256;
@@ -71,6 +76,7 @@ fn try_start(writer: &Connection, path: &str) -> Result<BackgroundCheckpoint> {
     conn.pragma_update(None, "cache_size", 16)?;
     let writer_autocheckpoint: i64 =
         writer.query_row("PRAGMA wal_autocheckpoint", [], |r| r.get(0))?;
+    let batch_pages = batch_autocheckpoint_pages(writer)?;
     let stop = Arc::new(AtomicBool::new(false));
     let rounds = Arc::new(AtomicU64::new(0));
     let thread = std::thread::Builder::new()
@@ -86,7 +92,7 @@ fn try_start(writer: &Connection, path: &str) -> Result<BackgroundCheckpoint> {
         thread: Some(thread),
         writer_autocheckpoint,
     };
-    if let Err(e) = writer.pragma_update(None, "wal_autocheckpoint", BATCH_AUTOCHECKPOINT_PAGES) {
+    if let Err(e) = writer.pragma_update(None, "wal_autocheckpoint", batch_pages) {
         running.stop_thread();
         return Err(e.into());
     }
@@ -165,7 +171,8 @@ mod tests {
         let path = dir.path().join("v.sqlite");
         let writer = crate::db::open(&path).unwrap();
         let running = start(&writer).unwrap();
-        assert_eq!(autocheckpoint(&writer), BATCH_AUTOCHECKPOINT_PAGES);
+        // 64 MiB of 8 KiB pages.
+        assert_eq!(autocheckpoint(&writer), 8192);
         writer
             .execute_batch(
                 "CREATE TABLE t (x TEXT);
@@ -173,8 +180,8 @@ mod tests {
                  INSERT INTO t SELECT printf('%0500d', i) FROM n;",
             )
             .unwrap();
-        // The writer's own checkpoint would not run below 16384 pages, so
-        // pages reach the database file only through the thread.
+        // The writer's own checkpoint would not run below 64 MiB of WAL,
+        // so pages reach the database file only through the thread.
         let deadline = std::time::Instant::now() + Duration::from_secs(20);
         // The table is about 10 MiB; 8 MiB of it in the database file
         // means checkpoints ran.

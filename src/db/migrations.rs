@@ -1,7 +1,9 @@
 //! Versioned schema migrations, tracked in `PRAGMA user_version`.
 //!
 //! Version 1 holds the seed design's four tables (with its column names and
-//! types) and its five indexes, plus the engine's own tables: `files` (what
+//! types) and its five indexes (version 9 drops `idx_data_objects_file_path`,
+//! which repeated the index of `file_path`'s UNIQUE constraint: lookups by
+//! `file_path` read that one), plus the engine's own tables: `files` (what
 //! was indexed from each file), `problems`, `orphan_permissions` (grants in
 //! permissions.json whose object is not there) and `sync_state`.
 //!

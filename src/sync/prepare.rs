@@ -162,15 +162,18 @@ pub(crate) fn read_and_prepare(
             previous: previous.cloned(),
         }))
     };
+    let over_cap = |size: u64| {
+        unusable(format!(
+            "file is {size} bytes, over the {max_bytes}-byte cap (max_file_bytes in .nexus/config.json); skipped"
+        ))
+    };
     if file.size > max_bytes {
-        return unusable(format!(
-            "file is {} bytes, over the {max_bytes}-byte cap (max_file_bytes in .nexus/config.json); skipped",
-            file.size
-        ));
+        return over_cap(file.size);
     }
-    let (bytes, mtime_ns) = match read_stable(&file.abs) {
-        Ok(Some(read)) => read,
-        Ok(None) => return Read::Skip,
+    let (bytes, mtime_ns) = match read_stable(&file.abs, max_bytes) {
+        Ok(Stable::Read(bytes, mtime_ns)) => (bytes, mtime_ns),
+        Ok(Stable::TooLarge(size)) => return over_cap(size),
+        Ok(Stable::Unsettled) => return Read::Skip,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Read::Skip,
         // Unreadable now (locked, permission denied): a problem, and the
         // last good objects stay. It never counts as deleted.
@@ -267,9 +270,21 @@ pub(crate) fn item_index(pointer: &str) -> Option<i64> {
         .ok()
 }
 
+/// What [`read_stable`] found.
+#[derive(Debug, PartialEq, Eq)]
+enum Stable {
+    /// The bytes, and the mtime they were read at.
+    Read(Vec<u8>, i64),
+    /// The file is (now) larger than the cap: this many bytes.
+    TooLarge(u64),
+    /// It kept changing while being read.
+    Unsettled,
+}
+
 /// Reads a file until the size and mtime before and after a read agree
 /// with each other and with the bytes read (a file still being written
-/// changes under the reader). `Ok(None)` when it never settled.
+/// changes under the reader). A file over `max_bytes` is not read, even if
+/// it grew past the cap after the walk.
 ///
 /// Both looks are at the open file, not its path: an open, two `fstat`s
 /// and the reads, where `metadata` + `fs::read` + `metadata` walked the
@@ -277,41 +292,54 @@ pub(crate) fn item_index(pointer: &str) -> Option<i64> {
 /// of 11,000 files, 22,000 system calls fewer). A file replaced (renamed
 /// over) during the read is read whole as it was; the replacement is
 /// another watcher event.
-fn read_stable(path: &std::path::Path) -> std::io::Result<Option<(Vec<u8>, i64)>> {
+fn read_stable(path: &std::path::Path, max_bytes: u64) -> std::io::Result<Stable> {
     const ATTEMPTS: u32 = 5;
     for attempt in 0..ATTEMPTS {
         let mut file = std::fs::File::open(path)?;
         let before = file.metadata()?;
-        let bytes = read_all(&mut file, before.len())?;
+        if before.len() > max_bytes {
+            return Ok(Stable::TooLarge(before.len()));
+        }
+        let bytes = read_all(&mut file, before.len(), max_bytes)?;
         let after = file.metadata()?;
+        if after.len() > max_bytes {
+            return Ok(Stable::TooLarge(after.len()));
+        }
         let (m_before, m_after) = (walk::mtime_ns(&before), walk::mtime_ns(&after));
         if before.len() == after.len() && m_before == m_after && after.len() == bytes.len() as u64 {
-            return Ok(Some((bytes, m_after)));
+            return Ok(Stable::Read(bytes, m_after));
         }
         // Give the writer a moment; the waits grow: 1, 2, 4, 8 ms.
         std::thread::sleep(std::time::Duration::from_millis(1 << attempt));
     }
-    Ok(None)
+    Ok(Stable::Unsettled)
 }
 
-/// Reads `file` to its end, expecting `size` bytes. (`File::read_to_end`
+/// Reads `file` to its end, expecting `size` bytes, and stops after one
+/// byte more than `max_bytes` (a file that grows without end). The caller
+/// compares the bytes with the size after the read. (`File::read_to_end`
 /// would look up the size again, with an `fstat` and an `lseek`.)
-fn read_all(file: &mut std::fs::File, size: u64) -> std::io::Result<Vec<u8>> {
+fn read_all(file: &mut std::fs::File, size: u64, max_bytes: u64) -> std::io::Result<Vec<u8>> {
     use std::io::Read as _;
-    let expected = usize::try_from(size).unwrap_or(usize::MAX);
+    let to_usize = |n: u64| usize::try_from(n).unwrap_or(usize::MAX);
+    let limit = to_usize(max_bytes).saturating_add(1);
     let mut bytes = Vec::new();
     // One byte more than expected, so that the read that finds the end
     // needs no room of its own.
     bytes
-        .try_reserve_exact(expected.saturating_add(1))
+        .try_reserve_exact(to_usize(size).saturating_add(1).min(limit))
         .map_err(|_| std::io::Error::from(std::io::ErrorKind::OutOfMemory))?;
-    bytes.resize(bytes.capacity(), 0);
+    bytes.resize(bytes.capacity().min(limit), 0);
     let mut filled = 0;
     loop {
         if filled == bytes.len() {
+            if filled >= limit {
+                break;
+            }
             // The file grew while being read: make room (read_stable then
             // sees the size change and reads again).
-            bytes.resize(bytes.len().saturating_mul(2).max(4096), 0);
+            let room = bytes.len().saturating_mul(2).max(4096).min(limit);
+            bytes.resize(room, 0);
         }
         match file.read(&mut bytes[filled..]) {
             Ok(0) => break,
@@ -354,7 +382,7 @@ mod tests {
             std::fs::write(&path, &bytes).unwrap();
             for expected in [len as u64, 0, 10, len as u64 * 2 + 7] {
                 let mut file = std::fs::File::open(&path).unwrap();
-                let read = read_all(&mut file, expected).unwrap();
+                let read = read_all(&mut file, expected, u64::MAX).unwrap();
                 assert_eq!(read.len(), len, "len {len}, expected {expected}");
                 assert!(read == bytes, "len {len}, expected {expected}");
             }
@@ -368,11 +396,26 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("a.json");
         std::fs::write(&path, b"{\"a\": 1}").unwrap();
-        let (bytes, mtime) = read_stable(&path).unwrap().unwrap();
-        assert_eq!(bytes, b"{\"a\": 1}");
         let meta = std::fs::metadata(&path).unwrap();
-        assert_eq!(mtime, walk::mtime_ns(&meta));
-        let missing = read_stable(&dir.path().join("gone.json")).unwrap_err();
+        assert_eq!(
+            read_stable(&path, 1000).unwrap(),
+            Stable::Read(b"{\"a\": 1}".to_vec(), walk::mtime_ns(&meta))
+        );
+        let missing = read_stable(&dir.path().join("gone.json"), 1000).unwrap_err();
         assert_eq!(missing.kind(), std::io::ErrorKind::NotFound);
+    }
+
+    /// A file that grew past the cap after the walk is not read: it is
+    /// reported with its size. Reading never goes much past the cap.
+    #[test]
+    fn a_file_over_the_cap_is_not_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("big.json");
+        std::fs::write(&path, vec![b' '; 5000]).unwrap();
+        assert_eq!(read_stable(&path, 4999).unwrap(), Stable::TooLarge(5000));
+        assert!(matches!(read_stable(&path, 5000).unwrap(), Stable::Read(b, _) if b.len() == 5000));
+        let mut file = std::fs::File::open(&path).unwrap();
+        // Told to expect 10 bytes under a cap of 100: reads 101 at most.
+        assert_eq!(read_all(&mut file, 10, 100).unwrap().len(), 101);
     }
 }
