@@ -2,6 +2,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
+use std::sync::{Condvar, Mutex, PoisonError};
 
 use unicode_normalization::UnicodeNormalization;
 
@@ -51,49 +52,142 @@ pub fn mtime_ns(meta: &std::fs::Metadata) -> i64 {
 /// vault.
 pub fn walk_vault(root: &Path) -> Result<WalkResult> {
     let canonical_root = std::fs::canonicalize(root).with_path(root)?;
-    let mut result = WalkResult::default();
-    let mut visited = HashSet::new();
-    visited.insert(canonical_root.clone());
-    walk_dir(
-        &canonical_root,
-        &canonical_root,
-        "",
-        &mut visited,
-        &mut result,
-    );
-    result.files.sort_by(|a, b| a.rel.cmp(&b.rel));
-    Ok(result)
+    let start = canonical_root.clone();
+    Ok(walk_from(&canonical_root, start, String::new()))
 }
 
 /// Walks one sub-folder (`rel_dir`, relative to the vault) only.
 pub fn walk_subdir(root: &Path, rel_dir: &str) -> Result<WalkResult> {
     let canonical_root = std::fs::canonicalize(root).with_path(root)?;
-    let mut result = WalkResult::default();
-    let mut visited = HashSet::new();
     let dir = canonical_root.join(rel_dir);
-    if let Ok(canon) = std::fs::canonicalize(&dir)
-        && canon.starts_with(&canonical_root)
-    {
-        visited.insert(canon);
-        walk_dir(&canonical_root, &dir, rel_dir, &mut visited, &mut result);
+    match std::fs::canonicalize(&dir) {
+        Ok(canon) if canon.starts_with(&canonical_root) => {
+            Ok(walk_from(&canonical_root, dir, rel_dir.to_string()))
+        }
+        _ => Ok(WalkResult::default()),
     }
-    result.files.sort_by(|a, b| a.rel.cmp(&b.rel));
-    Ok(result)
 }
 
-fn walk_dir(
+/// Most threads a walk uses. A walk is system calls on folders the kernel
+/// has cached (reading entries, `statx` per file), with nothing else to do
+/// meanwhile: on B1's 1,000 folders, two threads took about half the time
+/// of one.
+const MAX_WALKERS: usize = 4;
+
+/// Folders waiting to be read, shared by the walking threads.
+struct Queue {
+    state: Mutex<QueueState>,
+    changed: Condvar,
+}
+
+struct QueueState {
+    /// `(absolute path, vault-relative path)` of folders to read.
+    folders: Vec<(PathBuf, String)>,
+    /// Threads reading a folder now (which may add more).
+    reading: usize,
+}
+
+/// Walks from folder `dir` (`rel_dir` in the vault at `root`) on up to
+/// [`MAX_WALKERS`] threads, each taking the next folder waiting. Files
+/// come sorted by path, skipped entries too.
+fn walk_from(root: &Path, dir: PathBuf, rel_dir: String) -> WalkResult {
+    let mut visited = HashSet::new();
+    if let Ok(canon) = std::fs::canonicalize(&dir) {
+        visited.insert(canon);
+    }
+    let visited = Mutex::new(visited);
+    let queue = Queue {
+        state: Mutex::new(QueueState {
+            folders: vec![(dir, rel_dir)],
+            reading: 0,
+        }),
+        changed: Condvar::new(),
+    };
+    let walkers = std::thread::available_parallelism()
+        .map_or(1, std::num::NonZeroUsize::get)
+        .clamp(1, MAX_WALKERS);
+    let mut result = std::thread::scope(|scope| {
+        let helpers: Vec<_> = (1..walkers)
+            .filter_map(|n| {
+                std::thread::Builder::new()
+                    .name(format!("vault-walk-{n}"))
+                    .spawn_scoped(scope, || walk_queue(root, &queue, &visited))
+                    .ok()
+            })
+            .collect();
+        // This thread walks too; without helpers it walks alone.
+        let mut result = walk_queue(root, &queue, &visited);
+        for helper in helpers {
+            match helper.join() {
+                Ok(part) => {
+                    result.files.extend(part.files);
+                    result.skipped.extend(part.skipped);
+                }
+                Err(_) => result.skipped.push((
+                    String::new(),
+                    "a walking thread failed; some folders may be missing: sync again".into(),
+                )),
+            }
+        }
+        result
+    });
+    result.files.sort_by(|a, b| a.rel.cmp(&b.rel));
+    result.skipped.sort();
+    result
+}
+
+/// One walking thread: reads folders from `queue` until none is waiting
+/// and no other thread is reading one (which could add more).
+fn walk_queue(root: &Path, queue: &Queue, visited: &Mutex<HashSet<PathBuf>>) -> WalkResult {
+    let mut out = WalkResult::default();
+    let lock = || queue.state.lock().unwrap_or_else(PoisonError::into_inner);
+    loop {
+        let next = {
+            let mut state = lock();
+            loop {
+                if let Some(folder) = state.folders.pop() {
+                    state.reading += 1;
+                    break Some(folder);
+                }
+                if state.reading == 0 {
+                    break None;
+                }
+                state = queue
+                    .changed
+                    .wait(state)
+                    .unwrap_or_else(PoisonError::into_inner);
+            }
+        };
+        let Some((dir, rel_dir)) = next else {
+            // Wake the others: there is nothing left for them either.
+            queue.changed.notify_all();
+            return out;
+        };
+        let found = read_folder(root, &dir, &rel_dir, visited, &mut out);
+        let mut state = lock();
+        state.reading -= 1;
+        state.folders.extend(found);
+        drop(state);
+        queue.changed.notify_all();
+    }
+}
+
+/// Reads one folder: its files go to `out`, its sub-folders are returned
+/// as `(absolute path, vault-relative path)` for the walk to read.
+fn read_folder(
     root: &Path,
     dir: &Path,
     rel_dir: &str,
-    visited: &mut HashSet<PathBuf>,
+    visited: &Mutex<HashSet<PathBuf>>,
     out: &mut WalkResult,
-) {
+) -> Vec<(PathBuf, String)> {
+    let mut folders = Vec::new();
     let entries = match std::fs::read_dir(dir) {
         Ok(entries) => entries,
         Err(e) => {
             out.skipped
                 .push((rel_dir.to_string(), format!("cannot read folder: {e}")));
-            return;
+            return folders;
         }
     };
     // Names taken in from this folder that are not plain ASCII: candidates
@@ -128,7 +222,12 @@ fn walk_dir(
             let Ok(meta) = std::fs::metadata(&abs) else {
                 continue;
             };
-            if meta.is_dir() && !visited.insert(target) {
+            if meta.is_dir()
+                && !visited
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .insert(target)
+            {
                 continue; // a loop
             }
             (meta.is_dir(), meta)
@@ -143,7 +242,7 @@ fn walk_dir(
             non_ascii.push(name.to_string());
         }
         if is_dir {
-            walk_dir(root, &abs, &rel, visited, out);
+            folders.push((abs, rel));
         } else if taken {
             out.files.push(FoundFile {
                 rel,
@@ -154,6 +253,7 @@ fn walk_dir(
         }
     }
     record_normalization_twins(rel_dir, non_ascii, out);
+    folders
 }
 
 /// Records a problem on each name of `names` (in folder `rel_dir`) that
@@ -239,6 +339,46 @@ mod tests {
         let walked = walk_vault(root).unwrap();
         let rels: Vec<_> = walked.files.iter().map(|f| f.rel.as_str()).collect();
         assert_eq!(rels, vec!["notes/daily/a.md", "todos.json"]);
+    }
+
+    /// Many folders at several depths, read by several threads: every
+    /// file is found once, in path order, and a sub-folder walk finds
+    /// exactly its own.
+    #[test]
+    fn a_deep_tree_is_walked_whole_and_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        let mut expected = Vec::new();
+        for a in 0..12 {
+            for b in 0..4 {
+                let folder = format!("f{a:02}/g{b}");
+                std::fs::create_dir_all(root.join(&folder).join("h")).unwrap();
+                for (rel, body) in [
+                    (format!("{folder}/n.md"), "# n"),
+                    (format!("{folder}/h/t.json"), "{}"),
+                    (format!("{folder}/h/skip.png"), "x"),
+                ] {
+                    std::fs::write(root.join(&rel), body).unwrap();
+                    if !rel.ends_with(".png") {
+                        expected.push(rel);
+                    }
+                }
+            }
+        }
+        std::fs::create_dir_all(root.join("empty/deeper")).unwrap();
+        expected.sort();
+        let walked = walk_vault(root).unwrap();
+        let rels: Vec<String> = walked.files.iter().map(|f| f.rel.clone()).collect();
+        assert_eq!(rels, expected);
+        assert!(walked.skipped.is_empty(), "{:?}", walked.skipped);
+        let sub = walk_subdir(root, "f03").unwrap();
+        let rels: Vec<String> = sub.files.iter().map(|f| f.rel.clone()).collect();
+        let own: Vec<String> = expected
+            .iter()
+            .filter(|r| r.starts_with("f03/"))
+            .cloned()
+            .collect();
+        assert_eq!(rels, own);
     }
 
     #[test]
