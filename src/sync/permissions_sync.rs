@@ -289,11 +289,12 @@ impl Engine {
         let mut listed = HashSet::new();
         for (key, perms) in &file.entries {
             listed.insert(key.clone());
-            match db::objects::get_by_key(&tx, key)? {
-                Some(object) => {
-                    let old = db::permissions::get(&tx, object.id)?;
+            // One lookup for the id and the permissions (a first index
+            // takes in every grant here).
+            match db::permissions::of_key(&tx, key)? {
+                Some((id, old)) => {
                     if old != *perms {
-                        db::permissions::change(&tx, object.id, &old, perms)?;
+                        db::permissions::change(&tx, id, &old, perms)?;
                         audit.push(permission_audit(key, &old, perms, Source::File));
                         report.permissions_changed.push(key.clone());
                         report
