@@ -108,6 +108,31 @@ pub fn hash_bytes(bytes: &[u8]) -> String {
     blake3::hash(bytes).to_hex().to_string()
 }
 
+/// The hash an object's content JSON is compared by, to tell whether it
+/// changed: XXH3-128, 32 hex digits. Files keep BLAKE3 ([`hash_bytes`]);
+/// an object's hash is only ever compared with the one stored for it, and
+/// BLAKE3 of every item was a fifteenth of a cold index's reader thread.
+/// Databases indexed before this stored BLAKE3 here (64 hex digits); see
+/// [`same_object_content`].
+pub fn object_hash(content_json: &str) -> String {
+    format!(
+        "{:032x}",
+        xxhash_rust::xxh3::xxh3_128(content_json.as_bytes())
+    )
+}
+
+/// Whether `stored`, an object's stored hash, is the hash of
+/// `content_json`, whose [`object_hash`] is `hash`. A stored hash of 64
+/// hex digits is BLAKE3 (written before [`object_hash`]), and is checked
+/// as such, so that an upgrade does not make every object look changed.
+pub fn same_object_content(stored: &str, content_json: &str, hash: &str) -> bool {
+    if stored.len() == 64 {
+        stored == hash_bytes(content_json.as_bytes())
+    } else {
+        stored == hash
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -132,6 +157,23 @@ mod tests {
             .query_row("PRAGMA page_size", [], |r| r.get(0))
             .unwrap();
         assert_eq!(page_size, 8192, "a new database has 8 KiB pages");
+    }
+
+    /// An object's hash tells contents apart, and a BLAKE3 hash stored
+    /// before object hashes were XXH3 still counts as the same content.
+    #[test]
+    fn object_hashes_and_older_stored_hashes_compare() {
+        let (a, b) = (r#"{"id":1,"text":"a"}"#, r#"{"id":1,"text":"b"}"#);
+        let hash_a = object_hash(a);
+        assert_eq!(hash_a.len(), 32);
+        assert!(hash_a.bytes().all(|c| c.is_ascii_hexdigit()));
+        assert_eq!(hash_a, object_hash(a));
+        assert_ne!(hash_a, object_hash(b));
+        assert!(same_object_content(&hash_a, a, &hash_a));
+        assert!(!same_object_content(&object_hash(b), a, &hash_a));
+        let legacy = hash_bytes(a.as_bytes());
+        assert!(same_object_content(&legacy, a, &hash_a));
+        assert!(!same_object_content(&legacy, b, &object_hash(b)));
     }
 
     /// A database made with 4 KiB pages (before they became 8 KiB) opens,

@@ -26,7 +26,7 @@ pub struct ObjectRow {
     pub position: i64,
     /// Title or summary.
     pub title: String,
-    /// BLAKE3 of the content JSON.
+    /// Hash of the content JSON ([`crate::db::object_hash`]; BLAKE3 in older databases).
     pub content_hash: String,
     /// Created (RFC 3339).
     pub created_at: String,
@@ -84,7 +84,7 @@ pub struct NewObject<'a> {
     pub title: &'a str,
     /// Content as compact JSON.
     pub content_json: &'a str,
-    /// BLAKE3 of `content_json`.
+    /// [`crate::db::object_hash`] of `content_json`.
     pub content_hash: &'a str,
     /// `created_at` from the content, if valid.
     pub created_at: Option<&'a str>,
@@ -117,7 +117,7 @@ pub struct IndexedObject {
     pub id: i64,
     /// Key.
     pub key: String,
-    /// BLAKE3 of its content JSON.
+    /// Hash of its content JSON ([`crate::db::object_hash`]; BLAKE3 in older databases).
     pub content_hash: String,
     /// Schema row id.
     pub schema_id: i64,
@@ -180,7 +180,14 @@ pub fn upsert_over(
     now: &str,
 ) -> Result<Upserted> {
     match existing {
-        Some(row) if row.content_hash == obj.content_hash && row.schema_id == obj.schema_id => {
+        Some(row)
+            if row.schema_id == obj.schema_id
+                && crate::db::same_object_content(
+                    &row.content_hash,
+                    obj.content_json,
+                    obj.content_hash,
+                ) =>
+        {
             if row.position != obj.position {
                 conn.prepare_cached("UPDATE data_objects SET position = ?2 WHERE id = ?1")?
                     .execute(params![row.id, obj.position])?;
@@ -705,5 +712,53 @@ mod tests {
             ["t.json copy.json#1"],
             "a file whose name starts with the renamed one stays"
         );
+    }
+
+    /// An object indexed when object hashes were BLAKE3 is not rewritten
+    /// when its content is the same, and gets the new hash when it is not.
+    #[test]
+    fn an_object_with_an_older_hash_is_unchanged_until_its_content_changes() {
+        let conn = crate::db::open_in_memory().unwrap();
+        conn.execute(
+            "INSERT INTO schemas (id, schema_name, definition_json, created_at) VALUES (1, 't', '{}', '')",
+            [],
+        )
+        .unwrap();
+        let content = r#"{"id":1,"text":"a"}"#;
+        let legacy = crate::db::hash_bytes(content.as_bytes());
+        let old = NewObject {
+            content_hash: &legacy,
+            ..new_object("t.json#1", content)
+        };
+        upsert(&conn, &old, "NOW").unwrap();
+        let hash = crate::db::object_hash(content);
+        let same = NewObject {
+            content_hash: &hash,
+            ..new_object("t.json#1", content)
+        };
+        assert!(matches!(
+            upsert(&conn, &same, "NOW").unwrap(),
+            Upserted::Unchanged(_)
+        ));
+        let changed_content = r#"{"id":1,"text":"b"}"#;
+        let changed_hash = crate::db::object_hash(changed_content);
+        let changed = NewObject {
+            content_hash: &changed_hash,
+            ..new_object("t.json#1", changed_content)
+        };
+        assert!(matches!(
+            upsert(&conn, &changed, "NOW").unwrap(),
+            Upserted::Updated(_)
+        ));
+        let (stored, json): (String, String) = conn
+            .query_row(
+                "SELECT o.content_hash, c.content_json FROM data_objects o
+                 JOIN object_content c ON c.object_id = o.id WHERE o.file_path = 't.json#1'",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .unwrap();
+        assert_eq!(stored, changed_hash);
+        assert_eq!(json, changed_content);
     }
 }

@@ -86,7 +86,7 @@ pub(crate) struct PreparedObject {
     pub title: String,
     /// Compact JSON.
     pub content_json: String,
-    /// BLAKE3 of `content_json`.
+    /// [`crate::db::object_hash`] of `content_json`.
     pub content_hash: String,
     /// `created_at` of the content, if valid RFC 3339.
     pub created_at: Option<String>,
@@ -244,7 +244,7 @@ fn prepare_object(
     file_modified: Option<&str>,
 ) -> PreparedObject {
     let content_json = serde_json::to_string(&object.content).unwrap_or_default();
-    let content_hash = hash_bytes(content_json.as_bytes());
+    let content_hash = crate::db::object_hash(&content_json);
     PreparedObject {
         position: item_index(&object.pointer).unwrap_or(0),
         created_at: timestamp_field(&object.content, "created_at"),
