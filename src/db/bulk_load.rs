@@ -325,13 +325,7 @@ mod tests {
     #[test]
     fn new_grants_are_counted_from_the_partial_index() {
         let conn = db::open_in_memory().unwrap();
-        let plan: Vec<String> = conn
-            .prepare(&format!("EXPLAIN QUERY PLAN {}", count_new_grants_sql()))
-            .unwrap()
-            .query_map([0], |r| r.get(3))
-            .unwrap()
-            .collect::<rusqlite::Result<_>>()
-            .unwrap();
+        let plan = db::query_plan(&conn, &count_new_grants_sql(), [0]);
         assert!(
             plan.iter()
                 .any(|p| p.contains("SEARCH") && p.contains("idx_permissions_not_default")),

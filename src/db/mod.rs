@@ -133,6 +133,23 @@ pub fn same_object_content(stored: &str, content_json: &str, hash: &str) -> bool
     }
 }
 
+/// The steps of SQLite's plan for `sql` with `params` (the detail column
+/// of `EXPLAIN QUERY PLAN`), for tests that check an index is read.
+#[cfg(test)]
+pub(crate) fn query_plan(
+    conn: &Connection,
+    sql: &str,
+    params: impl rusqlite::Params,
+) -> Vec<String> {
+    #[allow(clippy::unwrap_used)]
+    conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+        .unwrap()
+        .query_map(params, |r| r.get::<_, String>(3))
+        .unwrap()
+        .collect::<rusqlite::Result<_>>()
+        .unwrap()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

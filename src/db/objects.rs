@@ -686,15 +686,11 @@ mod tests {
         );
         assert!(indexed_in_file(&conn, "t.jso").unwrap().is_empty());
 
-        let plan: Vec<String> = conn
-            .prepare(&format!(
-                "EXPLAIN QUERY PLAN SELECT id FROM data_objects o WHERE {IN_FILE}"
-            ))
-            .unwrap()
-            .query_map(["t.json"], |r| r.get(3))
-            .unwrap()
-            .collect::<rusqlite::Result<_>>()
-            .unwrap();
+        let plan = crate::db::query_plan(
+            &conn,
+            &format!("SELECT id FROM data_objects o WHERE {IN_FILE}"),
+            ["t.json"],
+        );
         assert!(
             plan.iter()
                 .any(|p| p.contains("SEARCH") && p.contains("sqlite_autoindex_data_objects_1")),

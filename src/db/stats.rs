@@ -165,16 +165,14 @@ mod tests {
         let conn = Connection::open_in_memory().unwrap();
         crate::db::migrations::migrate(&conn).unwrap();
         for flag in ["share_with_ai", "share_with_cloud"] {
-            let plan: Vec<String> = conn
-                .prepare(&format!(
-                    "EXPLAIN QUERY PLAN SELECT COUNT(*) FROM object_permissions
+            let plan = crate::db::query_plan(
+                &conn,
+                &format!(
+                    "SELECT COUNT(*) FROM object_permissions
                      WHERE expires_unix IS NOT NULL AND expires_unix <= 5 AND +{flag} = 1"
-                ))
-                .unwrap()
-                .query_map([], |r| r.get::<_, String>(3))
-                .unwrap()
-                .collect::<std::result::Result<_, _>>()
-                .unwrap();
+                ),
+                [],
+            );
             assert!(
                 plan.iter().any(|p| p.contains("idx_permissions_expiring")),
                 "{flag}: {plan:?}"

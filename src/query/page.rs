@@ -371,16 +371,11 @@ mod tests {
                 if read >= PAGE_ROWS {
                     break;
                 }
-                let plan: Vec<String> = conn
-                    .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
-                    .unwrap()
-                    .query_map(
-                        params_from_iter(args.iter().chain([&SqlValue::Integer(100)])),
-                        |r| r.get::<_, String>(3),
-                    )
-                    .unwrap()
-                    .collect::<std::result::Result<_, _>>()
-                    .unwrap();
+                let plan = crate::db::query_plan(
+                    conn,
+                    &sql,
+                    params_from_iter(args.iter().chain([&SqlValue::Integer(100)])),
+                );
                 assert!(
                     !plan.iter().any(|step| step.contains("TEMP B-TREE")),
                     "{query:?} sorts: {plan:?}"
