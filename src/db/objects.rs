@@ -188,9 +188,13 @@ pub fn upsert_over(
                     obj.content_hash,
                 ) =>
         {
-            if row.position != obj.position {
-                conn.prepare_cached("UPDATE data_objects SET position = ?2 WHERE id = ?1")?
-                    .execute(params![row.id, obj.position])?;
+            // An older (BLAKE3) hash is replaced once it has matched, so
+            // that the object is not hashed twice on every later look.
+            if row.position != obj.position || row.content_hash != obj.content_hash {
+                conn.prepare_cached(
+                    "UPDATE data_objects SET position = ?2, content_hash = ?3 WHERE id = ?1",
+                )?
+                .execute(params![row.id, obj.position, obj.content_hash])?;
             }
             Ok(Upserted::Unchanged(row.id))
         }
@@ -710,8 +714,9 @@ mod tests {
         );
     }
 
-    /// An object indexed when object hashes were BLAKE3 is not rewritten
-    /// when its content is the same, and gets the new hash when it is not.
+    /// An object indexed when object hashes were BLAKE3 is not reported
+    /// changed when its content is the same (its hash is brought up to
+    /// date), and is updated when its content is not.
     #[test]
     fn an_object_with_an_older_hash_is_unchanged_until_its_content_changes() {
         let conn = crate::db::open_in_memory().unwrap();
@@ -736,6 +741,14 @@ mod tests {
             upsert(&conn, &same, "NOW").unwrap(),
             Upserted::Unchanged(_)
         ));
+        let stored: String = conn
+            .query_row(
+                "SELECT content_hash FROM data_objects WHERE file_path = 't.json#1'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(stored, hash, "the older hash is replaced once it matched");
         let changed_content = r#"{"id":1,"text":"b"}"#;
         let changed_hash = crate::db::object_hash(changed_content);
         let changed = NewObject {
