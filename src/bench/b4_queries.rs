@@ -219,7 +219,7 @@ pub(crate) fn generate(conn: &Connection, objects: usize, now: i64) -> Result<Ex
     let result = (|| -> Result<()> {
         let mut object = conn.prepare(
             "INSERT INTO data_objects (schema_id, file_path, updated_at, created_at, source_path, item_id,
-               position, title, content_hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+               position, title, content_hash, title_key) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, lower(?8))",
         )?;
         let mut content =
             conn.prepare("INSERT INTO object_content (object_id, content_json) VALUES (?1, ?2)")?;

@@ -203,3 +203,71 @@ pub fn count_not_data(conn: &Connection) -> Result<i64> {
         |r| r.get(0),
     )?)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::db;
+
+    fn row(path: &str, size: u64, hash: &str) -> FileRow {
+        FileRow {
+            path: path.into(),
+            size,
+            mtime_ns: 7,
+            hash: hash.into(),
+            status: FileStatus::Data,
+            schema_name: Some("core.todo".into()),
+            layout: Some("collection".into()),
+        }
+    }
+
+    fn stored(conn: &Connection, path: &str) -> (i64, String, Option<Vec<u8>>, String) {
+        conn.query_row(
+            "SELECT size, hash, base_content, base_encoding FROM files WHERE path = ?1",
+            [path],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+        )
+        .unwrap()
+    }
+
+    /// A new path gets a row; a second upsert replaces its fields, and
+    /// keeps the merge base unless it brings one.
+    #[test]
+    fn upsert_inserts_then_updates_and_keeps_the_base_unless_given() {
+        let conn = db::open_in_memory().unwrap();
+        let first = StoredBase::compress(b"[1, 2, 3]");
+        upsert(&conn, &row("a.json", 9, "h1"), Some(&first), "now").unwrap();
+        assert_eq!(
+            stored(&conn, "a.json"),
+            (9, "h1".into(), Some(first.blob.clone()), "lz4".into())
+        );
+        assert_eq!(
+            base(&conn, "a.json").unwrap().as_deref(),
+            Some(&b"[1, 2, 3]"[..])
+        );
+
+        upsert(&conn, &row("a.json", 12, "h2"), None, "later").unwrap();
+        assert_eq!(
+            stored(&conn, "a.json"),
+            (12, "h2".into(), Some(first.blob.clone()), "lz4".into())
+        );
+
+        let second = StoredBase::compress(b"[4]");
+        upsert(&conn, &row("a.json", 3, "h3"), Some(&second), "last").unwrap();
+        assert_eq!(
+            stored(&conn, "a.json"),
+            (3, "h3".into(), Some(second.blob), "lz4".into())
+        );
+        let rows: i64 = conn
+            .query_row("SELECT COUNT(*) FROM files", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(rows, 1);
+
+        // Without a base, a new row's base is none, stored as raw.
+        upsert(&conn, &row("b.json", 1, "h4"), None, "now").unwrap();
+        assert_eq!(
+            stored(&conn, "b.json"),
+            (1, "h4".into(), None, "raw".into())
+        );
+    }
+}

@@ -16,7 +16,7 @@ use rusqlite::Connection;
 use crate::error::Result;
 
 /// The newest schema version.
-pub const LATEST: i64 = 9;
+pub const LATEST: i64 = 10;
 
 const V1: &str = "
 CREATE TABLE IF NOT EXISTS schemas (
@@ -248,7 +248,22 @@ DROP INDEX IF EXISTS idx_data_objects_file_path;
 DROP INDEX IF EXISTS idx_data_objects_source_path;
 ";
 
-const MIGRATIONS: [&str; 9] = [V1, V2, V3, V4, V5, V6, V7, V8, V9];
+/// Version 10: the grid's title order is kept as a column of its own,
+/// `title_key`, the title with ASCII letters in lower case (what `COLLATE
+/// NOCASE` compares, so the order is the same as before), under a plain
+/// index. Comparing `NOCASE` keys folded every byte of both titles on each
+/// step of an index search: with random titles, 4% of a first index's
+/// writer under callgrind. Every statement that writes `title` writes
+/// `title_key = lower(title)` beside it (SQLite's `lower` folds ASCII
+/// only, like `NOCASE`).
+const V10: &str = "
+ALTER TABLE data_objects ADD COLUMN title_key TEXT NOT NULL DEFAULT '';
+UPDATE data_objects SET title_key = lower(title);
+DROP INDEX IF EXISTS idx_data_objects_title;
+CREATE INDEX IF NOT EXISTS idx_data_objects_title_key ON data_objects(title_key);
+";
+
+const MIGRATIONS: [&str; 10] = [V1, V2, V3, V4, V5, V6, V7, V8, V9, V10];
 
 /// Brings the database to [`LATEST`], one version per transaction.
 pub fn migrate(conn: &Connection) -> Result<()> {
@@ -307,6 +322,53 @@ mod tests {
             plan.iter()
                 .any(|p| p.contains("sqlite_autoindex_data_objects_1")),
             "{plan:?}"
+        );
+    }
+
+    /// A database from before version 10 gets each object's title key
+    /// (ASCII letters folded, as `NOCASE` compared), under the new index,
+    /// and the `NOCASE` index goes.
+    #[test]
+    fn version_10_fills_title_keys_of_existing_objects() {
+        let conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch("BEGIN;").unwrap();
+        for (index, sql) in MIGRATIONS[..9].iter().enumerate() {
+            conn.execute_batch(sql).unwrap();
+            conn.pragma_update(None, "user_version", index as i64 + 1)
+                .unwrap();
+        }
+        conn.execute_batch(
+            "COMMIT;
+             INSERT INTO schemas (schema_name, definition_json, created_at) VALUES ('core.todo', '{}', '');
+             INSERT INTO data_objects (schema_id, file_path, updated_at, created_at, title)
+               VALUES (1, 'a.json#1', '', '', 'Water the Plants'), (1, 'a.json#2', '', '', 'ÉTÉ café');",
+        )
+        .unwrap();
+        migrate(&conn).unwrap();
+        let keys: Vec<String> = conn
+            .prepare("SELECT title_key FROM data_objects ORDER BY id")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(keys, ["water the plants", "ÉtÉ café"]);
+        let indexes: Vec<String> = conn
+            .prepare(
+                "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'data_objects'",
+            )
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert!(
+            indexes.iter().any(|n| n == "idx_data_objects_title_key"),
+            "{indexes:?}"
+        );
+        assert!(
+            !indexes.iter().any(|n| n == "idx_data_objects_title"),
+            "{indexes:?}"
         );
     }
 }

@@ -1,6 +1,8 @@
 //! Objects: `data_objects`, `object_content`, and the default row in
 //! `object_permissions` that every object gets.
 
+use std::sync::OnceLock;
+
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 use serde_json::Value;
@@ -201,7 +203,8 @@ pub fn upsert_over(
         Some(row) => {
             conn.prepare_cached(
                 "UPDATE data_objects SET schema_id = ?2, source_path = ?3, item_id = ?4, position = ?5,
-                   title = ?6, content_hash = ?7, created_at = ?8, updated_at = ?9 WHERE id = ?1",
+                   title = ?6, title_key = lower(?6), content_hash = ?7, created_at = ?8,
+                   updated_at = ?9 WHERE id = ?1",
             )?
             .execute(params![
                 row.id,
@@ -260,17 +263,24 @@ pub fn insert_fresh_many(
 ) -> Result<Vec<Option<i64>>> {
     let mut ids = Vec::with_capacity(objects.len());
     for batch in objects.chunks(ROWS_PER_INSERT) {
-        let mut insert = conn.prepare_cached(&insert_objects_sql(batch.len()))?;
-        // Without created_at, now; without updated_at, created_at.
-        let stamps: Vec<(&str, &str)> = batch
+        let mut insert = conn.prepare_cached(insert_objects_sql(batch.len()))?;
+        // Without created_at, now; without updated_at, created_at. The
+        // title key is made here, not by `lower()` in the statement: a
+        // function call may fail, so a multi-row statement that has one
+        // needs a statement journal (it tripled the pages written).
+        let derived: Vec<(&str, &str, String)> = batch
             .iter()
             .map(|obj| {
                 let created = obj.created_at.unwrap_or(now);
-                (created, obj.updated_at.unwrap_or(created))
+                (
+                    created,
+                    obj.updated_at.unwrap_or(created),
+                    title_key(obj.title),
+                )
             })
             .collect();
-        let mut values: Vec<&dyn rusqlite::ToSql> = Vec::with_capacity(batch.len() * 9);
-        for (obj, (created, updated)) in batch.iter().zip(&stamps) {
+        let mut values: Vec<&dyn rusqlite::ToSql> = Vec::with_capacity(batch.len() * 10);
+        for (obj, (created, updated, title_key)) in batch.iter().zip(&derived) {
             values.extend([
                 &obj.schema_id as &dyn rusqlite::ToSql,
                 &obj.key,
@@ -281,6 +291,7 @@ pub fn insert_fresh_many(
                 &obj.position,
                 &obj.title,
                 &obj.content_hash,
+                title_key,
             ]);
         }
         let inserted = insert.execute(values.as_slice())?;
@@ -308,7 +319,7 @@ pub fn insert_fresh_many(
         if inserted.is_empty() {
             continue;
         }
-        let mut content = conn.prepare_cached(&insert_content_sql(inserted.len()))?;
+        let mut content = conn.prepare_cached(insert_content_sql(inserted.len()))?;
         let values: Vec<&dyn rusqlite::ToSql> = inserted
             .iter()
             .flat_map(|(id, json)| [id as &dyn rusqlite::ToSql, json])
@@ -357,39 +368,46 @@ fn match_inserted(
 /// statement journal, which copies every page it touches (see
 /// `db::bulk_load`). A failing row still fails the statement, and the
 /// caller's transaction is rolled back.
-pub(crate) fn insert_objects_sql(rows: usize) -> String {
-    multi_row_sql(
-        "INSERT OR FAIL INTO data_objects (schema_id, file_path, updated_at, created_at, source_path,
-           item_id, position, title, content_hash) VALUES ",
-        "(?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        rows,
-        " ON CONFLICT (file_path) DO NOTHING",
-    )
+pub(crate) fn insert_objects_sql(rows: usize) -> &'static str {
+    static SQL: OnceLock<Vec<String>> = OnceLock::new();
+    statement_for(&SQL, rows, |rows| {
+        format!(
+            "INSERT OR FAIL INTO data_objects (schema_id, file_path, updated_at, created_at,
+               source_path, item_id, position, title, content_hash, title_key) VALUES {}
+             ON CONFLICT (file_path) DO NOTHING",
+            vec!["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"; rows].join(",")
+        )
+    })
+}
+
+/// The grid's sort key of a title (`data_objects.title_key`): ASCII
+/// letters in lower case, as SQLite's `lower()` and `COLLATE NOCASE` fold
+/// them.
+pub fn title_key(title: &str) -> String {
+    title.to_ascii_lowercase()
 }
 
 /// Inserts `rows` rows into `object_content` (`OR FAIL`, as
 /// [`insert_objects_sql`]).
-pub(crate) fn insert_content_sql(rows: usize) -> String {
-    multi_row_sql(
-        "INSERT OR FAIL INTO object_content (object_id, content_json) VALUES ",
-        "(?, ?)",
-        rows,
-        "",
-    )
+pub(crate) fn insert_content_sql(rows: usize) -> &'static str {
+    static SQL: OnceLock<Vec<String>> = OnceLock::new();
+    statement_for(&SQL, rows, |rows| {
+        format!(
+            "INSERT OR FAIL INTO object_content (object_id, content_json) VALUES {}",
+            vec!["(?, ?)"; rows].join(",")
+        )
+    })
 }
 
-/// `head` followed by `rows` copies of `row`, comma-separated, then `tail`.
-fn multi_row_sql(head: &str, row: &str, rows: usize, tail: &str) -> String {
-    let mut sql = String::with_capacity(head.len() + rows * (row.len() + 1) + tail.len());
-    sql.push_str(head);
-    for i in 0..rows {
-        if i > 0 {
-            sql.push(',');
-        }
-        sql.push_str(row);
-    }
-    sql.push_str(tail);
-    sql
+/// The SQL `make` writes for `rows` rows (1 to [`ROWS_PER_INSERT`]), made
+/// once per process: the writer asks for it with every statement.
+fn statement_for(
+    cache: &'static OnceLock<Vec<String>>,
+    rows: usize,
+    make: fn(usize) -> String,
+) -> &'static str {
+    let all = cache.get_or_init(|| (0..=ROWS_PER_INSERT).map(make).collect());
+    all.get(rows).map_or("", String::as_str)
 }
 
 /// The object with key `key`.
@@ -769,5 +787,55 @@ mod tests {
             .unwrap();
         assert_eq!(stored, changed_hash);
         assert_eq!(json, changed_content);
+    }
+
+    /// Every write of a title writes its sort key (ASCII letters folded),
+    /// in single and multi-row inserts and in updates, and the grid's title
+    /// order is case-insensitive.
+    #[test]
+    fn title_keys_follow_titles_and_sort_case_insensitively() {
+        let conn = crate::db::open_in_memory().unwrap();
+        conn.execute(
+            "INSERT INTO schemas (id, schema_name, definition_json, created_at) VALUES (1, 't', '{}', '')",
+            [],
+        )
+        .unwrap();
+        let titled = |key: &'static str, title: &'static str| NewObject {
+            title,
+            ..new_object(key, "{}")
+        };
+        insert_fresh_many(
+            &conn,
+            &[
+                titled("t.json#1", "banana"),
+                titled("t.json#2", "Apple"),
+                titled("t.json#3", "Éclair"),
+            ],
+            "NOW",
+        )
+        .unwrap();
+        upsert(&conn, &titled("t.json#4", "CHERRY pie"), "NOW").unwrap();
+        let changed = NewObject {
+            content_hash: "other",
+            ..titled("t.json#1", "Banana Split")
+        };
+        assert!(matches!(
+            upsert(&conn, &changed, "NOW").unwrap(),
+            Upserted::Updated(_)
+        ));
+        let rows: Vec<(String, String)> = conn
+            .prepare("SELECT title, title_key FROM data_objects ORDER BY title_key, id")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        let expected = [
+            ("Apple", "apple"),
+            ("Banana Split", "banana split"),
+            ("CHERRY pie", "cherry pie"),
+            ("Éclair", "Éclair"),
+        ];
+        assert_eq!(rows, expected.map(|(t, k)| (t.to_string(), k.to_string())));
     }
 }

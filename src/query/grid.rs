@@ -38,7 +38,7 @@ impl SortColumn {
         match self {
             SortColumn::Id => "o.id",
             SortColumn::Schema => "s.schema_name, o.id",
-            SortColumn::Title => "o.title COLLATE NOCASE, o.id",
+            SortColumn::Title => "o.title_key, o.id",
             SortColumn::File => "o.file_path",
             SortColumn::Updated => "o.updated_at, o.id",
             SortColumn::Ai => "p.share_with_ai, o.id",

@@ -68,7 +68,7 @@ fn sort_exprs(sort: SortColumn) -> (Option<&'static str>, &'static str) {
     match sort {
         SortColumn::Id => (None, "o.id"),
         SortColumn::Schema => (Some("s.schema_name"), "o.id"),
-        SortColumn::Title => (Some("o.title COLLATE NOCASE"), "o.id"),
+        SortColumn::Title => (Some("o.title_key"), "o.id"),
         SortColumn::File => (Some("o.file_path"), "o.id"),
         SortColumn::Updated => (Some("o.updated_at"), "o.id"),
         SortColumn::Ai => (Some("p.share_with_ai"), "p.object_id"),
