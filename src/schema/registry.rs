@@ -38,6 +38,11 @@ impl CompiledSchema {
     /// Validates `instance`; each failure becomes a problem whose pointer is
     /// `base_pointer` followed by the failing location inside the instance.
     pub fn validate(&self, instance: &Value, base_pointer: &str) -> Vec<FileProblem> {
+        // Most objects are valid, and `is_valid` stops early and builds no
+        // errors: half the cost of collecting them (callgrind).
+        if self.validator.is_valid(instance) {
+            return Vec::new();
+        }
         self.validator
             .iter_errors(instance)
             .map(|e| {

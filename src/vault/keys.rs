@@ -10,7 +10,12 @@ use serde_json::Value;
 
 /// The key of item `item_id` in collection file `rel`.
 pub fn item_key(rel: &str, item_id: &str) -> String {
-    format!("{rel}#{item_id}")
+    // Pushed rather than `format!`ed: a first index makes one per item.
+    let mut key = String::with_capacity(rel.len() + 1 + item_id.len());
+    key.push_str(rel);
+    key.push('#');
+    key.push_str(item_id);
+    key
 }
 
 /// The id of a collection item as it appears in its key: numbers in their

@@ -123,6 +123,10 @@ pub fn summarize(content: &Value, fallback: &str) -> String {
 }
 
 fn truncate_chars(text: &str, max: usize) -> String {
+    // No more bytes than `max`, so no more characters: nothing to count.
+    if text.len() <= max {
+        return text.to_string();
+    }
     match text.char_indices().nth(max) {
         Some((cut, _)) => format!("{}…", &text[..cut]),
         None => text.to_string(),
