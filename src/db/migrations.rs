@@ -284,18 +284,25 @@ pub fn migrate(conn: &Connection) -> Result<()> {
 mod tests {
     use super::*;
 
+    /// The first column of every row `sql` gives, as text.
+    fn texts(conn: &Connection, sql: &str) -> Vec<String> {
+        conn.prepare(sql)
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+    }
+
     #[test]
     fn seed_tables_and_indexes_exist() {
         let conn = Connection::open_in_memory().unwrap();
         migrate(&conn).unwrap();
         migrate(&conn).unwrap(); // idempotent
-        let names: Vec<String> = conn
-            .prepare("SELECT name FROM sqlite_master WHERE type IN ('table','index') ORDER BY name")
-            .unwrap()
-            .query_map([], |r| r.get(0))
-            .unwrap()
-            .collect::<Result<_, _>>()
-            .unwrap();
+        let names: Vec<String> = texts(
+            &conn,
+            "SELECT name FROM sqlite_master WHERE type IN ('table','index') ORDER BY name",
+        );
         for expected in [
             "schemas",
             "data_objects",
@@ -345,23 +352,12 @@ mod tests {
         )
         .unwrap();
         migrate(&conn).unwrap();
-        let keys: Vec<String> = conn
-            .prepare("SELECT title_key FROM data_objects ORDER BY id")
-            .unwrap()
-            .query_map([], |r| r.get(0))
-            .unwrap()
-            .collect::<Result<_, _>>()
-            .unwrap();
+        let keys: Vec<String> = texts(&conn, "SELECT title_key FROM data_objects ORDER BY id");
         assert_eq!(keys, ["water the plants", "ÉtÉ café"]);
-        let indexes: Vec<String> = conn
-            .prepare(
-                "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'data_objects'",
-            )
-            .unwrap()
-            .query_map([], |r| r.get(0))
-            .unwrap()
-            .collect::<Result<_, _>>()
-            .unwrap();
+        let indexes = texts(
+            &conn,
+            "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'data_objects'",
+        );
         assert!(
             indexes.iter().any(|n| n == "idx_data_objects_title_key"),
             "{indexes:?}"

@@ -203,7 +203,7 @@ pub fn upsert_over(
         Some(row) => {
             conn.prepare_cached(
                 "UPDATE data_objects SET schema_id = ?2, source_path = ?3, item_id = ?4, position = ?5,
-                   title = ?6, title_key = lower(?6), content_hash = ?7, created_at = ?8,
+                   title = ?6, title_key = ?10, content_hash = ?7, created_at = ?8,
                    updated_at = ?9 WHERE id = ?1",
             )?
             .execute(params![
@@ -216,6 +216,7 @@ pub fn upsert_over(
                 obj.content_hash,
                 obj.created_at.unwrap_or(&row.created_at),
                 obj.updated_at.unwrap_or(now),
+                title_key(obj.title),
             ])?;
             conn.prepare_cached(
                 "UPDATE object_content SET content_json = ?2 WHERE object_id = ?1",
@@ -530,6 +531,17 @@ pub fn keys(conn: &Connection, schema_name: Option<&str>) -> Result<Vec<String>>
 mod tests {
     use super::*;
 
+    /// An in-memory database with schema 1, `t`, for objects to name.
+    fn conn_with_schema() -> Connection {
+        let conn = crate::db::open_in_memory().unwrap();
+        conn.execute(
+            "INSERT INTO schemas (id, schema_name, definition_json, created_at) VALUES (1, 't', '{}', '')",
+            [],
+        )
+        .unwrap();
+        conn
+    }
+
     fn new_object<'a>(key: &'a str, content: &'a str) -> NewObject<'a> {
         NewObject {
             key,
@@ -550,12 +562,7 @@ mod tests {
     /// back as documented.
     #[test]
     fn insert_fresh_many_matches_ids_to_keys_and_skips_taken_keys() {
-        let conn = crate::db::open_in_memory().unwrap();
-        conn.execute(
-            "INSERT INTO schemas (id, schema_name, definition_json, created_at) VALUES (1, 't', '{}', '')",
-            [],
-        )
-        .unwrap();
+        let conn = conn_with_schema();
         let taken = insert_fresh(&conn, &new_object("k7", "old"), "NOW")
             .unwrap()
             .unwrap();
@@ -602,12 +609,7 @@ mod tests {
     /// own object (the ids are worked out, not returned by SQLite).
     #[test]
     fn insert_fresh_many_ids_are_right_after_deletes() {
-        let conn = crate::db::open_in_memory().unwrap();
-        conn.execute(
-            "INSERT INTO schemas (id, schema_name, definition_json, created_at) VALUES (1, 't', '{}', '')",
-            [],
-        )
-        .unwrap();
+        let conn = conn_with_schema();
         let first: Vec<String> = (0..10).map(|i| format!("a{i}")).collect();
         let objects: Vec<NewObject<'_>> = first.iter().map(|k| new_object(k, k)).collect();
         let ids = insert_fresh_many(&conn, &objects, "NOW").unwrap();
@@ -636,12 +638,7 @@ mod tests {
     /// the second is reported as not inserted, like a taken key.
     #[test]
     fn insert_fresh_many_inserts_a_repeated_key_once() {
-        let conn = crate::db::open_in_memory().unwrap();
-        conn.execute(
-            "INSERT INTO schemas (id, schema_name, definition_json, created_at) VALUES (1, 't', '{}', '')",
-            [],
-        )
-        .unwrap();
+        let conn = conn_with_schema();
         let objects = [
             new_object("a", "first"),
             new_object("b", "b"),
@@ -665,12 +662,7 @@ mod tests {
     /// files whose names merely start with its path are not among them.
     #[test]
     fn objects_of_a_file_are_a_key_range_of_that_file_only() {
-        let conn = crate::db::open_in_memory().unwrap();
-        conn.execute(
-            "INSERT INTO schemas (id, schema_name, definition_json, created_at) VALUES (1, 't', '{}', '')",
-            [],
-        )
-        .unwrap();
+        let conn = conn_with_schema();
         // (key, file, position); inserted out of order.
         let rows = [
             ("t.json#2", "t.json", 1),
@@ -737,12 +729,7 @@ mod tests {
     /// date), and is updated when its content is not.
     #[test]
     fn an_object_with_an_older_hash_is_unchanged_until_its_content_changes() {
-        let conn = crate::db::open_in_memory().unwrap();
-        conn.execute(
-            "INSERT INTO schemas (id, schema_name, definition_json, created_at) VALUES (1, 't', '{}', '')",
-            [],
-        )
-        .unwrap();
+        let conn = conn_with_schema();
         let content = r#"{"id":1,"text":"a"}"#;
         let legacy = crate::db::hash_bytes(content.as_bytes());
         let old = NewObject {
@@ -794,12 +781,7 @@ mod tests {
     /// order is case-insensitive.
     #[test]
     fn title_keys_follow_titles_and_sort_case_insensitively() {
-        let conn = crate::db::open_in_memory().unwrap();
-        conn.execute(
-            "INSERT INTO schemas (id, schema_name, definition_json, created_at) VALUES (1, 't', '{}', '')",
-            [],
-        )
-        .unwrap();
+        let conn = conn_with_schema();
         let titled = |key: &'static str, title: &'static str| NewObject {
             title,
             ..new_object(key, "{}")
