@@ -61,35 +61,69 @@ impl Anchors {
     }
 }
 
-/// The sort expression and the id expression of `sort`. Each pair is the
-/// key of an index (see migrations 1 and 5), so that ordering and the
-/// cursor condition read that index instead of sorting.
-fn sort_exprs(sort: SortColumn) -> (Option<&'static str>, &'static str) {
+/// How the rows of a sort order are read from the database in order.
+#[derive(Debug, Clone, Copy)]
+enum SortIndex {
+    /// The object id: the table's own order.
+    Id,
+    /// An expression that has an index on `(expression, id)` (migrations 1,
+    /// 5 and 10).
+    Value(&'static str),
+    /// A permission flag (a column of `p`). Its index holds only the
+    /// objects that have the flag (migration 11), so the order is read as
+    /// two segments: the objects without it, in id order from the table,
+    /// and the objects with it, from the index (for a descending sort the
+    /// other way round).
+    Flag(&'static str),
+    /// The expiry, objects without one last: the objects with an expiry
+    /// from its partial index, the others in id order from the table.
+    Expires,
+}
+
+/// How `sort` is read, and the expressions of its value and id (the
+/// cursor's columns).
+fn sort_index(sort: SortColumn) -> (SortIndex, Option<&'static str>, &'static str) {
     match sort {
-        SortColumn::Id => (None, "o.id"),
-        SortColumn::Schema => (Some("s.schema_name"), "o.id"),
-        SortColumn::Title => (Some("o.title_key"), "o.id"),
-        SortColumn::File => (Some("o.file_path"), "o.id"),
-        SortColumn::Updated => (Some("o.updated_at"), "o.id"),
-        SortColumn::Ai => (Some("p.share_with_ai"), "p.object_id"),
-        SortColumn::Cloud => (Some("p.share_with_cloud"), "p.object_id"),
-        SortColumn::ReadOnly => (Some("p.read_only"), "p.object_id"),
-        // Objects without an expiry sort last; the expression is indexed.
-        SortColumn::Expires => (Some(EXPIRES_SORT), "p.object_id"),
+        SortColumn::Id => (SortIndex::Id, None, "o.id"),
+        SortColumn::Schema => (
+            SortIndex::Value("s.schema_name"),
+            Some("s.schema_name"),
+            "o.id",
+        ),
+        SortColumn::Title => (SortIndex::Value("o.title_key"), Some("o.title_key"), "o.id"),
+        SortColumn::File => (SortIndex::Value("o.file_path"), Some("o.file_path"), "o.id"),
+        SortColumn::Updated => (
+            SortIndex::Value("o.updated_at"),
+            Some("o.updated_at"),
+            "o.id",
+        ),
+        SortColumn::Ai => flag("p.share_with_ai"),
+        SortColumn::Cloud => flag("p.share_with_cloud"),
+        SortColumn::ReadOnly => flag("p.read_only"),
+        SortColumn::Expires => (SortIndex::Expires, Some(EXPIRES_SORT), "p.object_id"),
     }
 }
 
-/// The expiry as a sort key: no expiry is later than any date.
+fn flag(column: &'static str) -> (SortIndex, Option<&'static str>, &'static str) {
+    (SortIndex::Flag(column), Some(column), "p.object_id")
+}
+
+/// The expiry as a sort value (the cursor's): no expiry is later than any
+/// date.
 pub const EXPIRES_SORT: &str = "ifnull(p.expires_unix, 9223372036854775807)";
+
+/// [`EXPIRES_SORT`] of an object without an expiry.
+const NO_EXPIRY: i64 = i64::MAX;
 
 const FROM: &str = "FROM data_objects o JOIN schemas s ON s.id = o.schema_id
      JOIN object_permissions p ON p.object_id = o.id";
 
-/// A keyset read of `query` after a cursor is one or two index range reads:
-/// the rows that tie with the cursor's sort value and have a later id, then
-/// the rows with a later sort value. SQLite cannot seek an index on a row
-/// value that ends in the rowid, `(value, id) > (?, ?)`, so each part is its
-/// own query, each a seek.
+/// A keyset read of `query` after a cursor is a few index range reads, in
+/// order: the rows that tie with the cursor's sort value and have a later
+/// id, then the rows with a later sort value. SQLite cannot seek an index
+/// on a row value that ends in the rowid, `(value, id) > (?, ?)`, so each
+/// part is its own query, each a seek. A flag or the expiry adds the
+/// segments of [`SortIndex`].
 fn branches(
     query: &GridQuery,
     after: Option<&Cursor>,
@@ -98,18 +132,14 @@ fn branches(
 ) -> Vec<(String, Vec<SqlValue>)> {
     let (filter, filter_args) = where_clause(query, now_unix);
     let filter = filter.strip_prefix("WHERE ").map(str::to_string);
-    let (value_expr, id_expr) = sort_exprs(query.sort);
+    let (index, _, id_expr) = sort_index(query.sort);
     let (op, direction) = if query.descending {
         ("<", " DESC")
     } else {
         (">", "")
     };
-    let order = match value_expr {
-        Some(expr) => format!("{expr}{direction}, {id_expr}{direction}"),
-        None => format!("{id_expr}{direction}"),
-    };
-    // Within one sort value the order is the id's alone.
-    let tie_order = format!("{id_expr}{direction}");
+    let by_id = format!("{id_expr}{direction}");
+    let by_value = |expr: &str| format!("{expr}{direction}, {id_expr}{direction}");
     let select = |conditions: Vec<String>, extra: Vec<SqlValue>, order: &str| {
         let conditions: Vec<String> = filter.iter().cloned().chain(conditions).collect();
         let clause = if conditions.is_empty() {
@@ -124,25 +154,98 @@ fn branches(
             args,
         )
     };
-    match (after, value_expr) {
-        (None, _) => vec![select(Vec::new(), Vec::new(), &order)],
-        (Some(cursor), None) => vec![select(
-            vec![format!("{id_expr} {op} ?")],
-            vec![SqlValue::Integer(cursor.id)],
-            &order,
-        )],
-        (Some(cursor), Some(expr)) => vec![
-            select(
-                vec![format!("{expr} = ?"), format!("{id_expr} {op} ?")],
-                vec![cursor.value.clone(), SqlValue::Integer(cursor.id)],
-                &tie_order,
-            ),
-            select(
-                vec![format!("{expr} {op} ?")],
-                vec![cursor.value.clone()],
-                &order,
-            ),
-        ],
+    let id_after = |cursor: &Cursor| (format!("{id_expr} {op} ?"), SqlValue::Integer(cursor.id));
+    match index {
+        SortIndex::Id => match after {
+            None => vec![select(Vec::new(), Vec::new(), &by_id)],
+            Some(cursor) => {
+                let (condition, id) = id_after(cursor);
+                vec![select(vec![condition], vec![id], &by_id)]
+            }
+        },
+        SortIndex::Value(expr) => match after {
+            None => vec![select(Vec::new(), Vec::new(), &by_value(expr))],
+            Some(cursor) => {
+                let (condition, id) = id_after(cursor);
+                vec![
+                    select(
+                        vec![format!("{expr} = ?"), condition],
+                        vec![cursor.value.clone(), id],
+                        &by_id,
+                    ),
+                    select(
+                        vec![format!("{expr} {op} ?")],
+                        vec![cursor.value.clone()],
+                        &by_value(expr),
+                    ),
+                ]
+            }
+        },
+        SortIndex::Flag(column) => {
+            // The default (0) first in an ascending sort. A value other
+            // than 1 counts as the default, so that no row falls between
+            // the segments.
+            let segments = [format!("{column} <> 1"), format!("{column} = 1")];
+            let cursor_segment = after.map(|c| usize::from(c.value == SqlValue::Integer(1)));
+            let order: [usize; 2] = if query.descending { [1, 0] } else { [0, 1] };
+            let mut out = Vec::new();
+            let mut reached = after.is_none();
+            for segment in order {
+                let condition = segments[segment].clone();
+                match (after, cursor_segment) {
+                    (Some(cursor), Some(at)) if at == segment => {
+                        reached = true;
+                        let (after_id, id) = id_after(cursor);
+                        out.push(select(vec![condition, after_id], vec![id], &by_id));
+                    }
+                    _ if reached => out.push(select(vec![condition], Vec::new(), &by_id)),
+                    _ => {}
+                }
+            }
+            out
+        }
+        SortIndex::Expires => {
+            let dated = "p.expires_unix IS NOT NULL".to_string();
+            let undated = "p.expires_unix IS NULL".to_string();
+            let by_expiry = by_value("p.expires_unix");
+            let Some(cursor) = after else {
+                let dated = select(vec![dated], Vec::new(), &by_expiry);
+                let undated = select(vec![undated], Vec::new(), &by_id);
+                return if query.descending {
+                    vec![undated, dated]
+                } else {
+                    vec![dated, undated]
+                };
+            };
+            let (after_id, id) = id_after(cursor);
+            match cursor.value {
+                SqlValue::Integer(expiry) if expiry != NO_EXPIRY => {
+                    let mut out = vec![
+                        select(
+                            vec![dated.clone(), "p.expires_unix = ?".into(), after_id],
+                            vec![SqlValue::Integer(expiry), id],
+                            &by_id,
+                        ),
+                        select(
+                            vec![dated, format!("p.expires_unix {op} ?")],
+                            vec![SqlValue::Integer(expiry)],
+                            &by_expiry,
+                        ),
+                    ];
+                    if !query.descending {
+                        out.push(select(vec![undated], Vec::new(), &by_id));
+                    }
+                    out
+                }
+                _ => {
+                    let mut out = vec![select(vec![undated, after_id], vec![id], &by_id)];
+                    if query.descending {
+                        out.push(select(vec![dated], Vec::new(), &by_expiry));
+                    }
+                    out
+                }
+            }
+        }
     }
 }
 
@@ -176,7 +279,7 @@ fn read_keyset(
 
 /// The columns of a page: a grid row, then the cursor.
 fn page_columns(sort: SortColumn) -> String {
-    let (value_expr, id_expr) = sort_exprs(sort);
+    let (_, value_expr, id_expr) = sort_index(sort);
     format!(
         "o.id, o.file_path, s.schema_name, o.title, o.source_path, o.updated_at,
          p.share_with_ai, p.share_with_cloud, p.read_only, p.expires_at, {}, {id_expr}",
@@ -241,7 +344,7 @@ pub fn walk_anchors(
     if anchors.done {
         return Ok(());
     }
-    let (value_expr, id_expr) = sort_exprs(query.sort);
+    let (_, value_expr, id_expr) = sort_index(query.sort);
     let columns = format!("{}, {id_expr}", value_expr.unwrap_or("NULL"));
     // Every page up to the last anchor is full, so the walk goes on from
     // there at a page boundary.
@@ -407,6 +510,74 @@ mod tests {
                     deep <= first * 2 + 200,
                     "{sort:?} desc={descending}: page 50 took {deep} VM steps, page 0 {first}"
                 );
+            }
+        }
+    }
+
+    /// A flag's order is two segments: the objects with the flag from its
+    /// partial index, the others from the table in id order; the expiry's
+    /// too. Each segment is read in order, never sorted.
+    #[test]
+    fn flag_and_expiry_orders_read_their_partial_indexes_and_the_table() {
+        let (_dir, engine) = vault_with(3000);
+        let conn = engine.conn();
+        let cases = [
+            (SortColumn::Ai, "= 1", "idx_permissions_ai"),
+            (SortColumn::Cloud, "= 1", "idx_permissions_cloud"),
+            (SortColumn::ReadOnly, "= 1", "idx_permissions_read_only"),
+            (
+                SortColumn::Expires,
+                "IS NOT NULL",
+                "idx_permissions_expires_order",
+            ),
+        ];
+        for (sort, marked, index) in cases {
+            for descending in [false, true] {
+                let query = GridQuery {
+                    sort,
+                    descending,
+                    ..GridQuery::default()
+                };
+                let cursors = [
+                    None,
+                    Some(Cursor {
+                        value: SqlValue::Integer(1),
+                        id: 5,
+                    }),
+                    Some(Cursor {
+                        value: SqlValue::Integer(0),
+                        id: 5,
+                    }),
+                    Some(Cursor {
+                        value: SqlValue::Integer(NO_EXPIRY),
+                        id: 5,
+                    }),
+                ];
+                for after in &cursors {
+                    let branches = branches(&query, after.as_ref(), &page_columns(sort), 0);
+                    assert!(!branches.is_empty(), "{query:?} after {after:?}");
+                    for (sql, args) in branches {
+                        let plan = crate::db::query_plan(
+                            conn,
+                            &sql,
+                            params_from_iter(args.iter().chain([&SqlValue::Integer(100)])),
+                        );
+                        assert!(
+                            !plan.iter().any(|step| step.contains("TEMP B-TREE")),
+                            "{sql}: {plan:?}"
+                        );
+                        let first = plan.first().map(String::as_str).unwrap_or_default();
+                        if sql.contains(marked) {
+                            assert!(first.contains(index), "{sql}: {plan:?}");
+                        } else {
+                            assert!(
+                                first == "SCAN p"
+                                    || first.starts_with("SEARCH p USING INTEGER PRIMARY KEY"),
+                                "{sql}: {plan:?}"
+                            );
+                        }
+                    }
+                }
             }
         }
     }
