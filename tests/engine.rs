@@ -876,3 +876,34 @@ fn opening_after_an_unfinished_bulk_load_restores_triggers_and_counts() {
         objects
     );
 }
+
+/// A crash leaves an atomic write's temporary file next to its target; the
+/// next reconcile removes it, in any folder the app writes to, `.nexus/`
+/// included, and leaves everything else alone.
+#[test]
+fn a_reconcile_removes_temporary_files_that_a_crash_left() {
+    let v = TestVault::sample();
+    let leftovers = [
+        ".todos.json.a1b2c3.nexus-tmp",
+        "notes/.ideas.md.d4e5f6.nexus-tmp",
+        "notes/deep/down/.x.json.g7h8.nexus-tmp",
+        ".nexus/.permissions.json.i9j0.nexus-tmp",
+        ".nexus/conflicts/.copy.json.k1l2.nexus-tmp",
+    ];
+    let kept = [
+        ".git/.x.json.m3n4.nexus-tmp", // a hidden folder the app never writes to
+        "notes/.ideas.md.swp",
+        "notes/x.nexus-tmp", // not hidden: not one of ours
+    ];
+    for rel in leftovers.iter().chain(&kept) {
+        v.write(rel, "half a write");
+    }
+    let mut e = engine(&v);
+    e.reconcile().unwrap();
+    for rel in leftovers {
+        assert!(!v.abs(rel).exists(), "{rel} is still there");
+    }
+    for rel in kept {
+        assert_eq!(v.read(rel), "half a write", "{rel}");
+    }
+}

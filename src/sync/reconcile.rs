@@ -9,7 +9,7 @@ use crate::db::{self, now_rfc3339, problems::Problem};
 use crate::error::{NexusError, Result};
 use crate::sync::engine::Engine;
 use crate::sync::indexer::{BatchReport, Plan};
-use crate::vault::walk::walk_vault;
+use crate::vault::walk::{is_temp_file_name, walk_vault};
 
 impl Engine {
     /// Walks the vault, re-reads only files whose size, mtime or content
@@ -66,7 +66,7 @@ impl Engine {
         };
         let mut report = self.apply_plan(plan)?;
         self.sync_conflict_copies()?;
-        remove_stale_temp_files(self.vault.root());
+        remove_stale_temp_files(&walked.temp_files, &self.vault.nexus_dir());
 
         // Problems with names and folders the walk found (non-UTF-8 names,
         // Unicode twins, unreadable folders) are replaced as a set, next to
@@ -97,10 +97,22 @@ impl Engine {
 }
 
 /// Removes the temporary files of atomic writes that a crash (kill -9,
-/// power loss) left behind. Every vault write holds the write lock, and so
-/// does the reconcile, so none of them can belong to a write in progress.
-/// The target files themselves were never touched by such a write.
-fn remove_stale_temp_files(root: &std::path::Path) {
+/// power loss) left behind: those the walk found in the vault's folders
+/// (`found`; the app writes only where the walk goes), and those in
+/// `nexus_dir` and its folders, which the walk does not enter. Every vault
+/// write holds the write lock, and so does the reconcile, so none of them
+/// can belong to a write in progress. The target files themselves were
+/// never touched by such a write.
+fn remove_stale_temp_files(found: &[std::path::PathBuf], nexus_dir: &std::path::Path) {
+    fn remove(path: &std::path::Path) {
+        match std::fs::remove_file(path) {
+            Ok(()) => tracing::info!(
+                "removed a temporary file left by a crash: {}",
+                path.display()
+            ),
+            Err(e) => tracing::warn!("cannot remove {}: {e}", path.display()),
+        }
+    }
     fn visit(dir: &std::path::Path, depth: usize) {
         let Ok(entries) = std::fs::read_dir(dir) else {
             return;
@@ -110,21 +122,17 @@ fn remove_stale_temp_files(root: &std::path::Path) {
                 continue;
             };
             let name = entry.file_name();
-            let name = name.to_string_lossy();
-            if kind.is_dir() && depth < 64 && (name == ".nexus" || !name.starts_with('.')) {
+            if kind.is_dir() && depth < 8 {
                 visit(&entry.path(), depth + 1);
-            } else if kind.is_file() && name.starts_with('.') && name.ends_with(".nexus-tmp") {
-                match std::fs::remove_file(entry.path()) {
-                    Ok(()) => tracing::info!(
-                        "removed a temporary file left by a crash: {}",
-                        entry.path().display()
-                    ),
-                    Err(e) => tracing::warn!("cannot remove {}: {e}", entry.path().display()),
-                }
+            } else if kind.is_file() && is_temp_file_name(&name.to_string_lossy()) {
+                remove(&entry.path());
             }
         }
     }
-    visit(root, 0);
+    for path in found {
+        remove(path);
+    }
+    visit(nexus_dir, 0);
 }
 
 impl Engine {

@@ -30,6 +30,15 @@ pub struct WalkResult {
     /// Paths that could not be taken in, with the reason (non-UTF-8 names,
     /// unreadable folders). They are reported, never silently skipped.
     pub skipped: Vec<(String, String)>,
+    /// Temporary files of atomic writes ([`is_temp_file_name`]) in the
+    /// folders walked: a crash left them, or a write is under way.
+    pub temp_files: Vec<PathBuf>,
+}
+
+/// Whether `name` is the name of an atomic write's temporary file
+/// (`vault::atomic` names them `.<file>.<random>.nexus-tmp`).
+pub fn is_temp_file_name(name: &str) -> bool {
+    name.starts_with('.') && name.ends_with(".nexus-tmp")
 }
 
 /// Size and mtime of a file, following symlinks.
@@ -122,6 +131,7 @@ fn walk_from(root: &Path, dir: PathBuf, rel_dir: String) -> WalkResult {
                 Ok(part) => {
                     result.files.extend(part.files);
                     result.skipped.extend(part.skipped);
+                    result.temp_files.extend(part.temp_files);
                 }
                 Err(_) => result.skipped.push((
                     String::new(),
@@ -204,6 +214,9 @@ fn read_folder(
             continue;
         };
         if is_ignored_component(name) {
+            if is_temp_file_name(name) && entry.file_type().is_ok_and(|t| t.is_file()) {
+                out.temp_files.push(entry.path());
+            }
             continue;
         }
         let rel = join_rel(rel_dir, name);
