@@ -907,3 +907,44 @@ fn a_reconcile_removes_temporary_files_that_a_crash_left() {
         assert_eq!(v.read(rel), "half a write", "{rel}");
     }
 }
+
+/// A bulk load inserts the objects of many files together, but a file with
+/// problems is written where it comes: ids follow the files' order, and
+/// each problem names its object.
+#[test]
+fn a_bulk_load_keeps_file_order_around_a_file_with_problems() {
+    use me_nexus::bench::data::{Layout, write_vault};
+    let v = TestVault::empty();
+    let layout = Layout::for_objects(6_000); // 600 collection files
+    write_vault(v.path(), &layout).unwrap();
+    let bad = layout.file_rel(301);
+    let mut doc: Value = serde_json::from_str(&v.read(&bad)).unwrap();
+    doc["data"][4]["completed"] = json!("not a boolean");
+    v.write(&bad, &serde_json::to_string_pretty(&doc).unwrap());
+
+    let mut e = engine(&v);
+    e.reconcile().unwrap();
+
+    let conn = v.db();
+    let rows: Vec<(String, String, i64)> = conn
+        .prepare("SELECT source_path, file_path, position FROM data_objects ORDER BY id")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    let mut in_file_order = rows.clone();
+    in_file_order.sort_by(|a, b| a.0.cmp(&b.0).then(a.2.cmp(&b.2)));
+    assert_eq!(rows, in_file_order, "ids do not follow the files' order");
+    assert!(rows.len() >= layout.objects() - 1, "{} objects", rows.len());
+    assert!(rows.iter().any(|(file, _, _)| *file == bad));
+
+    let problems: Vec<(String, Option<String>)> = conn
+        .prepare("SELECT file_path, object_key FROM problems")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(problems, [(bad.clone(), Some(format!("{bad}#5")))]);
+}

@@ -248,11 +248,30 @@ pub fn insert_fresh(conn: &Connection, obj: &NewObject<'_>, now: &str) -> Result
         .flatten())
 }
 
-/// Rows per statement in [`insert_fresh_many`]. Every INSERT into the
+/// Most rows per statement in [`insert_fresh_many`]. Every INSERT into the
 /// AUTOINCREMENT table `data_objects` reads and writes `sqlite_sequence`
 /// once per statement, not per row, and every statement costs a step
-/// through rusqlite; ten rows (a collection file of todos) share that.
-const ROWS_PER_INSERT: usize = 10;
+/// through rusqlite, a look-up in its statement cache and a reset; a bulk
+/// load inserts the objects of a whole chunk of files together, so that
+/// many rows share that.
+const ROWS_PER_INSERT: usize = 32;
+
+/// The row counts of the statements that insert `rows` rows: as many of
+/// [`ROWS_PER_INSERT`] as fit, then powers of two for the rest, so that a
+/// few statements (six sizes per table) serve every count and stay in the
+/// connection's statement cache.
+fn batch_sizes(rows: usize) -> impl Iterator<Item = usize> {
+    let mut left = rows;
+    std::iter::from_fn(move || {
+        let size = match left {
+            0 => return None,
+            n if n >= ROWS_PER_INSERT => ROWS_PER_INSERT,
+            n => 1 << n.ilog2(),
+        };
+        left -= size;
+        Some(size)
+    })
+}
 
 /// [`insert_fresh`] for many objects, several rows per statement. Returns
 /// each object's new id, or `None` where its key was taken (nothing of it
@@ -263,7 +282,10 @@ pub fn insert_fresh_many(
     now: &str,
 ) -> Result<Vec<Option<i64>>> {
     let mut ids = Vec::with_capacity(objects.len());
-    for batch in objects.chunks(ROWS_PER_INSERT) {
+    let mut rest = objects;
+    for size in batch_sizes(objects.len()) {
+        let (batch, after) = rest.split_at(size);
+        rest = after;
         let mut insert = conn.prepare_cached(insert_objects_sql(batch.len()))?;
         // Without created_at, now; without updated_at, created_at. The
         // title key is made here, not by `lower()` in the statement: a
@@ -819,5 +841,22 @@ mod tests {
             ("Éclair", "Éclair"),
         ];
         assert_eq!(rows, expected.map(|(t, k)| (t.to_string(), k.to_string())));
+    }
+
+    /// Any number of rows goes in as statements of a few sizes, which add
+    /// up to the rows, largest first.
+    #[test]
+    fn batches_cover_every_row_with_few_statement_sizes() {
+        let mut sizes_used = std::collections::BTreeSet::new();
+        for rows in 0..200 {
+            let sizes: Vec<usize> = batch_sizes(rows).collect();
+            assert_eq!(sizes.iter().sum::<usize>(), rows, "{rows}: {sizes:?}");
+            assert!(sizes.windows(2).all(|w| w[0] >= w[1]), "{rows}: {sizes:?}");
+            sizes_used.extend(sizes);
+        }
+        assert_eq!(
+            sizes_used.into_iter().collect::<Vec<_>>(),
+            [1, 2, 4, 8, 16, ROWS_PER_INSERT]
+        );
     }
 }

@@ -386,7 +386,7 @@ impl Engine {
                 let row = db::files::get(&engine.conn, &file.rel)?;
                 if let Some(p) = engine.read_file(&file, row.as_ref(), true)? {
                     report.files_parsed += 1;
-                    engine.write_pending(p, false, &mut report, &now)?;
+                    engine.write_pending(p, false, None, &mut report, &now)?;
                 }
             }
             db::state::set(&engine.conn, db::state::LAST_SYNC, &now)?;
@@ -496,11 +496,17 @@ impl Engine {
             .as_ref()
             .is_some_and(db::bulk_load::BulkLoad::fresh_inserts);
         self.in_transaction(|engine| {
+            // A bulk load inserts the objects of the chunk's files together
+            // (see `write_deferred`).
+            let mut deferred = fresh_inserts.then(Vec::new);
             for read in reads {
                 if let Some(p) = engine.take_read(read)? {
                     report.files_parsed += 1;
-                    engine.write_pending(p, fresh_inserts, report, now)?;
+                    engine.write_pending(p, fresh_inserts, deferred.as_mut(), report, now)?;
                 }
+            }
+            if let Some(deferred) = deferred {
+                engine.write_deferred(deferred, report, now)?;
             }
             match bulk {
                 Some(load) => load.add_chunk(&engine.conn),
@@ -583,11 +589,17 @@ impl Engine {
         }
     }
 
-    /// Writes one parsed file (inside the caller's transaction).
+    /// Writes one parsed file (inside the caller's transaction). With
+    /// `deferred` (a bulk load), the objects of a file without problems are
+    /// left there for [`Engine::write_deferred`] to insert with those of
+    /// other files; a file with problems first has the deferred ones
+    /// written, so that ids still follow the order of the files, and its
+    /// problems find their objects.
     fn write_pending(
         &mut self,
         p: Pending,
         fresh_inserts: bool,
+        deferred: Option<&mut Vec<DeferredFile>>,
         report: &mut BatchReport,
         now: &str,
     ) -> Result<()> {
@@ -626,7 +638,18 @@ impl Engine {
                 row.layout = Some(data.layout.as_str().to_string());
                 match data.objects {
                     Ok(objects) => {
-                        self.write_objects(&rel, objects, fresh_inserts, report, now)?;
+                        match deferred {
+                            Some(deferred) if data.problems.is_empty() => {
+                                deferred.push((rel.clone(), objects));
+                            }
+                            Some(deferred) => {
+                                self.write_deferred(std::mem::take(deferred), report, now)?;
+                                self.write_objects(&rel, objects, fresh_inserts, report, now)?;
+                            }
+                            None => {
+                                self.write_objects(&rel, objects, fresh_inserts, report, now)?
+                            }
+                        }
                         row.status = FileStatus::Data;
                         data.problems
                     }
@@ -655,6 +678,64 @@ impl Engine {
         Ok(())
     }
 
+    /// Inserts the objects that [`Engine::write_pending`] deferred during a
+    /// bulk load, many files' in each statement: with one file's (ten
+    /// todos) per statement, looking statements up in rusqlite's cache,
+    /// resetting them and ending them was a tenth of the writer. A file
+    /// with a key that was taken goes on the usual way.
+    fn write_deferred(
+        &mut self,
+        deferred: Vec<DeferredFile>,
+        report: &mut BatchReport,
+        now: &str,
+    ) -> Result<()> {
+        if deferred.is_empty() {
+            return Ok(());
+        }
+        let news: Vec<NewObject<'_>> = deferred
+            .iter()
+            .flat_map(|(rel, objects)| objects.iter().map(|o| new_object(rel, o)))
+            .collect();
+        let mut ids = db::objects::insert_fresh_many(&self.conn, &news, now)?.into_iter();
+        drop(news);
+        for (rel, objects) in deferred {
+            let file_ids: Vec<Option<i64>> = ids.by_ref().take(objects.len()).collect();
+            self.after_fresh_inserts(&rel, &objects, &file_ids, report, now)?;
+        }
+        Ok(())
+    }
+
+    /// Reports the objects of file `rel` that went in fresh (`ids`, one per
+    /// object, `None` where the key was taken) and writes the others the
+    /// usual way.
+    fn after_fresh_inserts(
+        &mut self,
+        rel: &str,
+        objects: &[PreparedObject],
+        ids: &[Option<i64>],
+        report: &mut BatchReport,
+        now: &str,
+    ) -> Result<()> {
+        for (object, id) in objects.iter().zip(ids) {
+            if id.is_some() {
+                report.objects_added.push(object.key.clone());
+            }
+        }
+        if ids.iter().all(Option::is_some) {
+            // A bulk load began with no object and reads each file once: a
+            // file whose objects all went in fresh has no others to remove.
+            return Ok(());
+        }
+        // Some key was taken: the rest of the file goes the usual way.
+        let fresh: HashSet<&str> = objects
+            .iter()
+            .zip(ids)
+            .filter(|(_, id)| id.is_some())
+            .map(|(object, _)| object.key.as_str())
+            .collect();
+        self.write_objects_except(rel, objects, &fresh, report, now)
+    }
+
     /// Writes the objects of a data file and removes those it no longer
     /// has. With `fresh_inserts` (a bulk load, see
     /// [`db::bulk_load::BulkLoad::fresh_inserts`]), new objects go in
@@ -667,43 +748,26 @@ impl Engine {
         report: &mut BatchReport,
         now: &str,
     ) -> Result<()> {
-        let news: Vec<NewObject<'_>> = objects
-            .iter()
-            .map(|object| NewObject {
-                key: &object.key,
-                schema_id: object.schema_id,
-                source_path: rel,
-                item_id: object.item_id.as_deref(),
-                position: object.position,
-                title: &object.title,
-                content_json: &object.content_json,
-                content_hash: &object.content_hash,
-                created_at: object.created_at.as_deref(),
-                updated_at: object.updated_at.as_deref(),
-            })
-            .collect();
-        let mut fresh = HashSet::new();
         if fresh_inserts {
+            let news: Vec<NewObject<'_>> = objects.iter().map(|o| new_object(rel, o)).collect();
             let ids = db::objects::insert_fresh_many(&self.conn, &news, now)?;
-            for (new, id) in news.iter().zip(&ids) {
-                if id.is_some() {
-                    report.objects_added.push(new.key.to_string());
-                }
-            }
-            if ids.iter().all(Option::is_some) {
-                // A bulk load began with no object and reads each file
-                // once: a file whose objects all went in fresh has no
-                // others to remove.
-                return Ok(());
-            }
-            // Some key was taken: the rest of the file goes the usual way.
-            fresh = news
-                .iter()
-                .zip(&ids)
-                .filter(|(_, id)| id.is_some())
-                .map(|(new, _)| new.key)
-                .collect();
+            drop(news);
+            return self.after_fresh_inserts(rel, &objects, &ids, report, now);
         }
+        self.write_objects_except(rel, &objects, &HashSet::new(), report, now)
+    }
+
+    /// Writes the objects of data file `rel` but those whose keys are in
+    /// `fresh` (just inserted), and removes the ones it no longer has.
+    fn write_objects_except(
+        &mut self,
+        rel: &str,
+        objects: &[PreparedObject],
+        fresh: &HashSet<&str>,
+        report: &mut BatchReport,
+        now: &str,
+    ) -> Result<()> {
+        let news: Vec<NewObject<'_>> = objects.iter().map(|o| new_object(rel, o)).collect();
         // One query for what the file had (in file order), instead of one
         // per object.
         let indexed = db::objects::indexed_in_file(&self.conn, rel)?;
@@ -889,6 +953,26 @@ impl Engine {
 
 /// The key of the object a problem at `pointer` in `rel` belongs to: the
 /// item at `/data/<index>` of a collection, or the whole-file object.
+/// A data file's path and its objects, waiting for
+/// [`Engine::write_deferred`].
+type DeferredFile = (String, Vec<PreparedObject>);
+
+/// Object `object` of file `rel` as a row to write.
+fn new_object<'a>(rel: &'a str, object: &'a PreparedObject) -> NewObject<'a> {
+    NewObject {
+        key: &object.key,
+        schema_id: object.schema_id,
+        source_path: rel,
+        item_id: object.item_id.as_deref(),
+        position: object.position,
+        title: &object.title,
+        content_json: &object.content_json,
+        content_hash: &object.content_hash,
+        created_at: object.created_at.as_deref(),
+        updated_at: object.updated_at.as_deref(),
+    }
+}
+
 fn object_key_for(rel: &str, pointer: &str, conn: &rusqlite::Connection) -> Option<String> {
     if let Some(index) = prepare::item_index(pointer) {
         return conn
