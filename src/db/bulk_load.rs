@@ -126,19 +126,26 @@ fn begin_without_foreign_keys(conn: &Connection) -> Result<BulkLoad> {
             r.get(0)
         })?;
     let orphans: i64 = tx.query_row("SELECT COUNT(*) FROM orphan_permissions", [], |r| r.get(0))?;
+    let file_problems: bool = tx.query_row(
+        "SELECT EXISTS (SELECT 1 FROM problems WHERE pointer <> ?1)",
+        [db::problems::NAME_POINTER],
+        |r| r.get(0),
+    )?;
     tx.commit()?;
     Ok(BulkLoad {
         counted_up_to,
-        fresh_inserts: orphans == 0,
+        fresh_inserts: orphans == 0 && !file_problems,
     })
 }
 
 impl BulkLoad {
     /// Whether new objects may be written with `db::objects::insert_fresh`
     /// (no lookup of the key, no orphan grant to take over), leaving their
-    /// default permission rows to [`BulkLoad::add_chunk`]. True when the
-    /// load began with no orphan grant: nothing adds one during the load,
-    /// as permissions.json is read after it.
+    /// default permission rows to [`BulkLoad::add_chunk`], and a new file's
+    /// problems added without looking for old ones to replace. True when
+    /// the load began with no orphan grant and no problem of a file's
+    /// bytes: nothing adds a grant during the load, as permissions.json is
+    /// read after it, and the load writes each file once.
     pub fn fresh_inserts(&self) -> bool {
         self.fresh_inserts
     }

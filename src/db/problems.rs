@@ -44,6 +44,14 @@ pub const NAME_POINTER: &str = "#name";
 pub fn replace_for_file(conn: &Connection, file_path: &str, problems: &[Problem]) -> Result<()> {
     conn.prepare_cached("DELETE FROM problems WHERE file_path = ?1 AND pointer <> ?2")?
         .execute([file_path, NAME_POINTER])?;
+    add_all(conn, problems)
+}
+
+/// Adds `problems` (of a file that has none yet).
+pub fn add_all(conn: &Connection, problems: &[Problem]) -> Result<()> {
+    if problems.is_empty() {
+        return Ok(());
+    }
     let mut insert = conn.prepare_cached(
         "INSERT INTO problems (file_path, pointer, message, object_key, detected_at)
          VALUES (?1, ?2, ?3, ?4, ?5)",
