@@ -87,6 +87,13 @@ pub fn get(conn: &Connection, path: &str) -> Result<Option<FileRow>> {
         .optional()?)
 }
 
+/// Whether any file has been indexed.
+pub fn any(conn: &Connection) -> Result<bool> {
+    Ok(conn
+        .prepare_cached("SELECT EXISTS (SELECT 1 FROM files)")?
+        .query_row([], |r| r.get(0))?)
+}
+
 /// Every row, by path.
 pub fn all(conn: &Connection) -> Result<Vec<FileRow>> {
     let mut stmt = conn.prepare_cached(&format!("SELECT {COLUMNS} FROM files ORDER BY path"))?;

@@ -9,7 +9,7 @@ use crate::db::{self, now_rfc3339, problems::Problem};
 use crate::error::{NexusError, Result};
 use crate::sync::engine::Engine;
 use crate::sync::indexer::{BatchReport, Plan};
-use crate::vault::walk::{is_temp_file_name, walk_vault};
+use crate::vault::walk::{is_temp_file_name, walk_vault, walk_vault_names};
 
 impl Engine {
     /// Walks the vault, re-reads only files whose size, mtime or content
@@ -33,7 +33,13 @@ impl Engine {
     }
 
     pub(crate) fn reconcile_locked(&mut self) -> Result<BatchReport> {
-        let mut walked = walk_vault(self.vault.root())?;
+        // A first index compares no file with what was indexed, so the
+        // walk need not look up each file's size and mtime.
+        let mut walked = if db::files::any(&self.conn)? {
+            walk_vault(self.vault.root())?
+        } else {
+            walk_vault_names(self.vault.root())?
+        };
         if walked
             .files
             .iter()

@@ -16,9 +16,10 @@ pub struct FoundFile {
     pub rel: String,
     /// Absolute path.
     pub abs: PathBuf,
-    /// Size in bytes.
+    /// Size in bytes (0 from [`walk_vault_names`], unless found through a
+    /// symbolic link, which is looked up anyway).
     pub size: u64,
-    /// Modification time in nanoseconds since the epoch.
+    /// Modification time in nanoseconds since the epoch (0 as `size`).
     pub mtime_ns: i64,
 }
 
@@ -62,7 +63,18 @@ pub fn mtime_ns(meta: &std::fs::Metadata) -> i64 {
 pub fn walk_vault(root: &Path) -> Result<WalkResult> {
     let canonical_root = std::fs::canonicalize(root).with_path(root)?;
     let start = canonical_root.clone();
-    Ok(walk_from(&canonical_root, start, String::new()))
+    Ok(walk_from(&canonical_root, start, String::new(), true))
+}
+
+/// [`walk_vault`] without the size and mtime of each file (both 0; a file
+/// reached through a symbolic link has them), for an index that has no
+/// file to compare them with: reading a file takes both from the file it
+/// opened anyway. It saves a `statx` per file; symbolic links are still
+/// followed only inside the vault, and only regular files are taken.
+pub fn walk_vault_names(root: &Path) -> Result<WalkResult> {
+    let canonical_root = std::fs::canonicalize(root).with_path(root)?;
+    let start = canonical_root.clone();
+    Ok(walk_from(&canonical_root, start, String::new(), false))
 }
 
 /// Walks one sub-folder (`rel_dir`, relative to the vault) only.
@@ -71,7 +83,7 @@ pub fn walk_subdir(root: &Path, rel_dir: &str) -> Result<WalkResult> {
     let dir = canonical_root.join(rel_dir);
     match std::fs::canonicalize(&dir) {
         Ok(canon) if canon.starts_with(&canonical_root) => {
-            Ok(walk_from(&canonical_root, dir, rel_dir.to_string()))
+            Ok(walk_from(&canonical_root, dir, rel_dir.to_string(), true))
         }
         _ => Ok(WalkResult::default()),
     }
@@ -99,7 +111,7 @@ struct QueueState {
 /// Walks from folder `dir` (`rel_dir` in the vault at `root`) on up to
 /// [`MAX_WALKERS`] threads, each taking the next folder waiting. Files
 /// come sorted by path, skipped entries too.
-fn walk_from(root: &Path, dir: PathBuf, rel_dir: String) -> WalkResult {
+fn walk_from(root: &Path, dir: PathBuf, rel_dir: String, with_sizes: bool) -> WalkResult {
     let mut visited = HashSet::new();
     if let Ok(canon) = std::fs::canonicalize(&dir) {
         visited.insert(canon);
@@ -120,12 +132,12 @@ fn walk_from(root: &Path, dir: PathBuf, rel_dir: String) -> WalkResult {
             .filter_map(|n| {
                 std::thread::Builder::new()
                     .name(format!("vault-walk-{n}"))
-                    .spawn_scoped(scope, || walk_queue(root, &queue, &visited))
+                    .spawn_scoped(scope, || walk_queue(root, &queue, &visited, with_sizes))
                     .ok()
             })
             .collect();
         // This thread walks too; without helpers it walks alone.
-        let mut result = walk_queue(root, &queue, &visited);
+        let mut result = walk_queue(root, &queue, &visited, with_sizes);
         for helper in helpers {
             match helper.join() {
                 Ok(part) => {
@@ -148,7 +160,12 @@ fn walk_from(root: &Path, dir: PathBuf, rel_dir: String) -> WalkResult {
 
 /// One walking thread: reads folders from `queue` until none is waiting
 /// and no other thread is reading one (which could add more).
-fn walk_queue(root: &Path, queue: &Queue, visited: &Mutex<HashSet<PathBuf>>) -> WalkResult {
+fn walk_queue(
+    root: &Path,
+    queue: &Queue,
+    visited: &Mutex<HashSet<PathBuf>>,
+    with_sizes: bool,
+) -> WalkResult {
     let mut out = WalkResult::default();
     let lock = || queue.state.lock().unwrap_or_else(PoisonError::into_inner);
     loop {
@@ -173,7 +190,7 @@ fn walk_queue(root: &Path, queue: &Queue, visited: &Mutex<HashSet<PathBuf>>) -> 
             queue.changed.notify_all();
             return out;
         };
-        let found = read_folder(root, &dir, &rel_dir, visited, &mut out);
+        let found = read_folder(root, &dir, &rel_dir, visited, with_sizes, &mut out);
         let mut state = lock();
         state.reading -= 1;
         state.folders.extend(found);
@@ -189,6 +206,7 @@ fn read_folder(
     dir: &Path,
     rel_dir: &str,
     visited: &Mutex<HashSet<PathBuf>>,
+    with_sizes: bool,
     out: &mut WalkResult,
 ) -> Vec<(PathBuf, String)> {
     let mut folders = Vec::new();
@@ -224,7 +242,8 @@ fn read_folder(
         let Ok(file_type) = entry.file_type() else {
             continue;
         };
-        let (is_dir, meta) = if file_type.is_symlink() {
+        // Whether it is a folder, a regular file, and its size and mtime.
+        let (is_dir, is_file, stat) = if file_type.is_symlink() {
             // Follow only links whose target stays inside the vault.
             let Ok(target) = std::fs::canonicalize(&abs) else {
                 continue;
@@ -243,14 +262,17 @@ fn read_folder(
             {
                 continue; // a loop
             }
-            (meta.is_dir(), meta)
-        } else {
+            (meta.is_dir(), meta.is_file(), (meta.len(), mtime_ns(&meta)))
+        } else if with_sizes && file_type.is_file() {
             let Ok(meta) = entry.metadata() else {
                 continue;
             };
-            (file_type.is_dir(), meta)
+            (false, true, (meta.len(), mtime_ns(&meta)))
+        } else {
+            // The entry's type comes with the folder listing.
+            (file_type.is_dir(), file_type.is_file(), (0, 0))
         };
-        let taken = is_dir || (meta.is_file() && classify(&rel) != PathRole::Ignored);
+        let taken = is_dir || (is_file && classify(&rel) != PathRole::Ignored);
         if taken && !name.is_ascii() {
             non_ascii.push(name.to_string());
         }
@@ -260,8 +282,8 @@ fn read_folder(
             out.files.push(FoundFile {
                 rel,
                 abs,
-                size: meta.len(),
-                mtime_ns: mtime_ns(&meta),
+                size: stat.0,
+                mtime_ns: stat.1,
             });
         }
     }
@@ -437,5 +459,51 @@ mod tests {
         let walked = walk_vault(root).unwrap();
         let rels: Vec<_> = walked.files.iter().map(|f| f.rel.as_str()).collect();
         assert_eq!(rels, vec!["inner/n.md", "link.md"]);
+    }
+
+    /// A walk without sizes finds the same files, links and folders as the
+    /// full walk; only the size and mtime are left out, and the full walk
+    /// has them.
+    #[cfg(unix)]
+    #[test]
+    fn a_walk_without_sizes_finds_the_same_files() {
+        let outside = tempfile::tempdir().unwrap();
+        std::fs::write(outside.path().join("secret.md"), "# secret").unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        std::fs::create_dir_all(root.join("inner/deep")).unwrap();
+        std::fs::write(root.join("inner/n.md"), "# n").unwrap();
+        std::fs::write(root.join("inner/deep/t.json"), "{\"a\": 1}").unwrap();
+        std::fs::write(root.join("photo.png"), "x").unwrap();
+        std::os::unix::fs::symlink(outside.path().join("secret.md"), root.join("s.md")).unwrap();
+        std::os::unix::fs::symlink(root.join("inner/n.md"), root.join("link.md")).unwrap();
+        std::os::unix::fs::symlink(root.join("inner"), root.join("alias.json")).unwrap();
+        let full = walk_vault(root).unwrap();
+        let names = walk_vault_names(root).unwrap();
+        let rels = |w: &WalkResult| -> Vec<(String, PathBuf)> {
+            w.files
+                .iter()
+                .map(|f| (f.rel.clone(), f.abs.clone()))
+                .collect()
+        };
+        assert_eq!(rels(&names), rels(&full));
+        let found: Vec<&str> = names.files.iter().map(|f| f.rel.as_str()).collect();
+        assert!(
+            found.contains(&"inner/deep/t.json") && found.contains(&"link.md"),
+            "{found:?}"
+        );
+        let plain = names.files.iter().find(|f| f.rel == "inner/n.md").unwrap();
+        assert_eq!(
+            (plain.size, plain.mtime_ns),
+            (0, 0),
+            "no statx for a plain file"
+        );
+        let t = full
+            .files
+            .iter()
+            .find(|f| f.rel == "inner/deep/t.json")
+            .unwrap();
+        assert_eq!(t.size, 8);
+        assert!(t.mtime_ns > 0);
     }
 }
