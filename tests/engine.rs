@@ -948,3 +948,58 @@ fn a_bulk_load_keeps_file_order_around_a_file_with_problems() {
         .collect();
     assert_eq!(problems, [(bad.clone(), Some(format!("{bad}#5")))]);
 }
+
+/// permissions.json is recorded by a fast fingerprint. A database from an
+/// earlier version recorded BLAKE3 of it: the file then looks changed
+/// once, is read, and nothing is lost, changed or rewritten.
+#[test]
+fn permissions_json_recorded_by_an_older_hash_is_taken_in_unchanged() {
+    let v = TestVault::empty();
+    v.write("todos.json", TODOS);
+    let mut e = engine(&v);
+    e.reconcile().unwrap();
+    share_ai(&mut e, "todos.json#1");
+    let bytes = std::fs::read(v.abs(".nexus/permissions.json")).unwrap();
+    let recorded = |v: &TestVault| -> String {
+        v.db()
+            .query_row(
+                "SELECT hash FROM files WHERE path = '.nexus/permissions.json'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap()
+    };
+    assert_eq!(recorded(&v), me_nexus::db::fingerprint(&bytes));
+    drop(e);
+    v.db()
+        .execute(
+            "UPDATE files SET hash = ?1 WHERE path = '.nexus/permissions.json'",
+            [me_nexus::db::hash_bytes(&bytes)],
+        )
+        .unwrap();
+    let audit_before = v.audit().len();
+
+    let mut e = engine(&v);
+    e.reconcile().unwrap();
+    assert_eq!(
+        std::fs::read(v.abs(".nexus/permissions.json")).unwrap(),
+        bytes
+    );
+    assert_eq!(recorded(&v), me_nexus::db::fingerprint(&bytes));
+    assert_eq!(
+        v.count(
+            "SELECT COUNT(*) FROM object_permissions p JOIN data_objects o ON o.id = p.object_id
+             WHERE o.file_path = 'todos.json#1' AND p.share_with_ai = 1"
+        ),
+        1
+    );
+    assert_eq!(
+        v.count("SELECT COUNT(*) FROM object_permissions WHERE share_with_ai = 1"),
+        1
+    );
+    assert_eq!(
+        v.audit().len(),
+        audit_before,
+        "nothing changed, nothing audited"
+    );
+}

@@ -115,10 +115,19 @@ pub fn hash_bytes(bytes: &[u8]) -> String {
 /// Databases indexed before this stored BLAKE3 here (64 hex digits); see
 /// [`same_object_content`].
 pub fn object_hash(content_json: &str) -> String {
+    fingerprint(content_json.as_bytes())
+}
+
+/// XXH3-128 of `bytes`, 32 hex digits: the hash of what is only ever
+/// compared with this app's own earlier hash of it (an object's content,
+/// permissions.json), where BLAKE3's strength buys nothing. On a toggle
+/// (B7), BLAKE3 of the rewritten permissions.json was a third of the
+/// instructions beyond writing the file.
+pub fn fingerprint(bytes: &[u8]) -> String {
     // The same digits as `format!("{:032x}")`, without the formatting
     // machinery, which cost as much as the hash itself (callgrind).
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let hash = xxhash_rust::xxh3::xxh3_128(content_json.as_bytes());
+    let hash = xxhash_rust::xxh3::xxh3_128(bytes);
     let mut hex = String::with_capacity(32);
     for byte in hash.to_be_bytes() {
         hex.push(char::from(DIGITS[usize::from(byte >> 4)]));

@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 use crate::audit::{AuditEntry, Source};
 use crate::db::files::{FileRow, FileStatus};
 use crate::db::problems::Problem;
-use crate::db::{self, hash_bytes, now_rfc3339};
+use crate::db::{self, now_rfc3339};
 use crate::error::{IoContext, NexusError, Result};
 use crate::permissions::file::{self as pfile, PermissionsFile};
 use crate::permissions::model::{PermissionChange, Permissions, diff};
@@ -225,7 +225,7 @@ impl Engine {
             (true, Some(bytes), Some(hash)) => (bytes, hash),
             _ => {
                 write_atomic(&path, &desired)?;
-                let hash = hash_bytes(&desired);
+                let hash = crate::sync::permissions_mirror::permissions_hash(&desired);
                 (desired, hash)
             }
         };
