@@ -459,8 +459,8 @@ impl Engine {
                 .spawn_scoped(scope, move || {
                     let mut schemas = snapshot;
                     for chunk in jobs.chunks(FILES_PER_TRANSACTION) {
-                        let reads = prepare_chunk(chunk, max, &mut schemas);
-                        if send_freeing(&send, reads, &spent).is_err() {
+                        spent.try_iter().for_each(drop);
+                        if send.send(prepare_chunk(chunk, max, &mut schemas)).is_err() {
                             break; // the writer stopped on an error
                         }
                     }
@@ -970,29 +970,6 @@ impl Engine {
 
 /// The key of the object a problem at `pointer` in `rel` belongs to: the
 /// item at `/data/<index>` of a collection, or the whole-file object.
-/// Sends `reads` to the writer, freeing what comes back on `spent` while it
-/// waits for room, so that at most one written chunk is held for freeing.
-fn send_freeing(
-    send: &crossbeam_channel::Sender<Vec<Read>>,
-    reads: Vec<Read>,
-    spent: &crossbeam_channel::Receiver<Vec<DeferredFile>>,
-) -> std::result::Result<(), ()> {
-    loop {
-        let mut select = crossbeam_channel::Select::new();
-        let send_op = select.send(send);
-        select.recv(spent);
-        let op = select.select();
-        if op.index() == send_op {
-            return op.send(send, reads).map_err(drop);
-        }
-        // A written chunk, or the writer gone (its results dropped there).
-        match op.recv(spent) {
-            Ok(written) => drop(written),
-            Err(_) => return send.send(reads).map_err(drop),
-        }
-    }
-}
-
 /// A data file's path and its objects, waiting for
 /// [`Engine::write_deferred`].
 type DeferredFile = (String, Vec<PreparedObject>);
