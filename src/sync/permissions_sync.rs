@@ -217,6 +217,9 @@ impl Engine {
         // Rewrite only when the content differs: a hand-edited file that
         // already says what the database says keeps the user's formatting.
         let same_content = match (&parsed, current.as_deref()) {
+            // The same bytes say the same; only other bytes are parsed to
+            // compare (a first index finds the file as it was written).
+            (Some(_), Some(bytes)) if bytes == desired.as_slice() => true,
             (Some(file), _) => pfile::parse(&desired).is_ok_and(|d| d == *file),
             (None, Some(bytes)) => bytes == desired.as_slice(),
             (None, None) => false,
