@@ -12,8 +12,9 @@
 //! table is empty), which these queries do not read.
 //!
 //! The filtered count is `db::stats::shared_unexpired` (AI-shared and
-//! unexpired, as the gate's rule implies), answered from the
-//! `(share_with_ai, expires_unix)` index.
+//! unexpired, as the gate's rule implies): the trigger-kept count minus the
+//! shared objects whose expiry has passed, from the partial index of
+//! objects with an expiry.
 
 use std::path::Path;
 use std::time::{Duration, Instant};

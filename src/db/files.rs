@@ -54,7 +54,8 @@ pub struct FileRow {
     pub size: u64,
     /// Modification time (ns) when indexed.
     pub mtime_ns: i64,
-    /// BLAKE3 of the bytes indexed.
+    /// BLAKE3 of the bytes indexed (for permissions.json,
+    /// [`crate::db::fingerprint`]).
     pub hash: String,
     /// How the file was taken in.
     pub status: FileStatus,

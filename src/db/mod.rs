@@ -109,7 +109,8 @@ pub fn hash_bytes(bytes: &[u8]) -> String {
 }
 
 /// The hash an object's content JSON is compared by, to tell whether it
-/// changed: XXH3-128, 32 hex digits. Files keep BLAKE3 ([`hash_bytes`]);
+/// changed: XXH3-128, 32 hex digits. Files keep BLAKE3 ([`hash_bytes`]),
+/// but for permissions.json;
 /// an object's hash is only ever compared with the one stored for it, and
 /// BLAKE3 of every item was a fifteenth of a cold index's reader thread.
 /// Databases indexed before this stored BLAKE3 here (64 hex digits); see

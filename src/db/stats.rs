@@ -61,8 +61,8 @@ pub fn object_count(conn: &Connection) -> Result<i64> {
 /// flag set and no expiry, or an expiry after now. That is the trigger-kept
 /// count of the flag minus the flagged objects whose expiry has passed,
 /// read from the partial index of objects with an expiry (migration 6).
-/// The unary `+` keeps SQLite from reading the flag's own index instead,
-/// which holds every object.
+/// The unary `+` keeps SQLite from reading the flag's own (partial) index
+/// instead, which holds every shared object, not only those with an expiry.
 pub fn shared_unexpired(
     conn: &Connection,
     purpose: crate::permissions::Purpose,

@@ -66,8 +66,9 @@ impl Anchors {
 enum SortIndex {
     /// The object id: the table's own order.
     Id,
-    /// An expression that has an index on `(expression, id)` (migrations 1,
-    /// 5 and 10).
+    /// An expression that has an index on `(expression, id)`: the schema,
+    /// the update time (migration 1), the title key (migration 10), or the
+    /// key (its UNIQUE index).
     Value(&'static str),
     /// A permission flag (a column of `p`). Its index holds only the
     /// objects that have the flag (migration 11), so the order is read as
@@ -101,6 +102,18 @@ fn sort_index(sort: SortColumn) -> (SortIndex, Option<&'static str>, &'static st
         SortColumn::Cloud => flag("p.share_with_cloud"),
         SortColumn::ReadOnly => flag("p.read_only"),
         SortColumn::Expires => (SortIndex::Expires, Some(EXPIRES_SORT), "p.object_id"),
+    }
+}
+
+/// Whether objects with flag `column` set (`set`) or not can pass
+/// `filter`.
+fn flag_possible(filter: PermissionFilter, column: &str, set: bool) -> bool {
+    match filter {
+        PermissionFilter::AiShared if column == "p.share_with_ai" => set,
+        PermissionFilter::CloudShared if column == "p.share_with_cloud" => set,
+        PermissionFilter::ReadOnly if column == "p.read_only" => set,
+        PermissionFilter::Private => !set,
+        _ => true,
     }
 }
 
@@ -191,6 +204,11 @@ fn branches(
             let mut out = Vec::new();
             let mut reached = after.is_none();
             for segment in order {
+                if !flag_possible(query.permissions, column, segment == 1) {
+                    // The filter rules the segment out; reading it would
+                    // scan for nothing.
+                    continue;
+                }
                 let condition = segments[segment].clone();
                 match (after, cursor_segment) {
                     (Some(cursor), Some(at)) if at == segment => {
@@ -207,39 +225,61 @@ fn branches(
         SortIndex::Expires => {
             let dated = "p.expires_unix IS NOT NULL".to_string();
             let undated = "p.expires_unix IS NULL".to_string();
+            // Segments the filter rules out are not read: they would scan
+            // for nothing.
+            let (dated_possible, undated_possible) = match query.permissions {
+                PermissionFilter::Expired => (true, false),
+                PermissionFilter::Private => (false, true),
+                _ => (true, true),
+            };
+            let keep = |possible: bool, branches: Vec<(String, Vec<SqlValue>)>| {
+                if possible { branches } else { Vec::new() }
+            };
             let by_expiry = by_value("p.expires_unix");
             let Some(cursor) = after else {
-                let dated = select(vec![dated], Vec::new(), &by_expiry);
-                let undated = select(vec![undated], Vec::new(), &by_id);
+                let dated = keep(
+                    dated_possible,
+                    vec![select(vec![dated], Vec::new(), &by_expiry)],
+                );
+                let undated = keep(
+                    undated_possible,
+                    vec![select(vec![undated], Vec::new(), &by_id)],
+                );
                 return if query.descending {
-                    vec![undated, dated]
+                    [undated, dated].concat()
                 } else {
-                    vec![dated, undated]
+                    [dated, undated].concat()
                 };
             };
             let (after_id, id) = id_after(cursor);
             match cursor.value {
                 SqlValue::Integer(expiry) if expiry != NO_EXPIRY => {
-                    let mut out = vec![
-                        select(
-                            vec![dated.clone(), "p.expires_unix = ?".into(), after_id],
-                            vec![SqlValue::Integer(expiry), id],
-                            &by_id,
-                        ),
-                        select(
-                            vec![dated, format!("p.expires_unix {op} ?")],
-                            vec![SqlValue::Integer(expiry)],
-                            &by_expiry,
-                        ),
-                    ];
-                    if !query.descending {
+                    let mut out = keep(
+                        dated_possible,
+                        vec![
+                            select(
+                                vec![dated.clone(), "p.expires_unix = ?".into(), after_id],
+                                vec![SqlValue::Integer(expiry), id],
+                                &by_id,
+                            ),
+                            select(
+                                vec![dated, format!("p.expires_unix {op} ?")],
+                                vec![SqlValue::Integer(expiry)],
+                                &by_expiry,
+                            ),
+                        ],
+                    );
+                    if !query.descending && undated_possible {
                         out.push(select(vec![undated], Vec::new(), &by_id));
                     }
                     out
                 }
                 _ => {
-                    let mut out = vec![select(vec![undated, after_id], vec![id], &by_id)];
-                    if query.descending {
+                    let mut out = keep(
+                        undated_possible,
+                        vec![select(vec![undated, after_id], vec![id], &by_id)],
+                    );
+                    if query.descending && dated_possible {
                         out.push(select(vec![dated], Vec::new(), &by_expiry));
                     }
                     out
@@ -310,8 +350,9 @@ pub fn page_after(
 }
 
 /// How many objects match `query`. Without a filter this is the trigger-kept
-/// counter; a permission filter alone counts an index of
-/// `object_permissions`; a text filter has to read every title.
+/// counter; a permission filter alone counts a partial index of
+/// `object_permissions` (the private objects, defaults everywhere, are
+/// counted from the table); a text filter has to read every title.
 pub fn count(conn: &Connection, query: &GridQuery) -> Result<usize> {
     let now_unix = Utc::now().timestamp();
     let plain = query.text.trim().is_empty() && query.schema.is_none();
@@ -402,6 +443,7 @@ mod tests {
                     ("7", None, PermissionFilter::AiShared),
                     ("", Some("core.note".to_string()), PermissionFilter::Any),
                     ("", None, PermissionFilter::Expired),
+                    ("", None, PermissionFilter::Private),
                 ] {
                     out.push(GridQuery {
                         text: text.into(),
@@ -510,6 +552,63 @@ mod tests {
                     deep <= first * 2 + 200,
                     "{sort:?} desc={descending}: page 50 took {deep} VM steps, page 0 {first}"
                 );
+            }
+        }
+    }
+
+    /// A filter that rules a segment of a flag's or the expiry's order out
+    /// keeps it from being read at all (it would scan the table for
+    /// nothing, on every page).
+    #[test]
+    fn segments_a_filter_rules_out_are_not_read() {
+        let cursor = Cursor {
+            value: SqlValue::Integer(0),
+            id: 5,
+        };
+        for (sort, filter, never) in [
+            (
+                SortColumn::Ai,
+                PermissionFilter::AiShared,
+                "p.share_with_ai <> 1",
+            ),
+            (
+                SortColumn::Cloud,
+                PermissionFilter::CloudShared,
+                "p.share_with_cloud <> 1",
+            ),
+            (
+                SortColumn::ReadOnly,
+                PermissionFilter::ReadOnly,
+                "p.read_only <> 1",
+            ),
+            (
+                SortColumn::Ai,
+                PermissionFilter::Private,
+                "p.share_with_ai = 1",
+            ),
+            (
+                SortColumn::Expires,
+                PermissionFilter::Expired,
+                "p.expires_unix IS NULL",
+            ),
+            (
+                SortColumn::Expires,
+                PermissionFilter::Private,
+                "p.expires_unix IS NOT NULL",
+            ),
+        ] {
+            for descending in [false, true] {
+                let query = GridQuery {
+                    sort,
+                    descending,
+                    permissions: filter,
+                    ..GridQuery::default()
+                };
+                for after in [None, Some(&cursor)] {
+                    for (sql, _) in branches(&query, after, "o.id", 0) {
+                        assert!(!sql.contains(never), "{query:?}: {sql}");
+                    }
+                }
             }
         }
     }

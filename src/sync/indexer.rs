@@ -406,7 +406,8 @@ impl Engine {
     /// A large batch reads and prepares on a second thread (`index-reader`)
     /// while this one writes the chunk before, so that a first index uses
     /// both cores. The reader may have one prepared chunk waiting while it
-    /// prepares the next, so memory holds at most three chunks' bytes.
+    /// prepares the next, so memory holds at most three chunks' bytes, and
+    /// the objects of about one written chunk until the reader frees them.
     fn write_changed(
         &mut self,
         to_read: Vec<(FoundFile, Option<Box<FileRow>>)>,
@@ -968,8 +969,6 @@ impl Engine {
     }
 }
 
-/// The key of the object a problem at `pointer` in `rel` belongs to: the
-/// item at `/data/<index>` of a collection, or the whole-file object.
 /// A data file's path and its objects, waiting for
 /// [`Engine::write_deferred`].
 type DeferredFile = (String, Vec<PreparedObject>);
@@ -990,6 +989,8 @@ fn new_object<'a>(rel: &'a str, object: &'a PreparedObject) -> NewObject<'a> {
     }
 }
 
+/// The key of the object a problem at `pointer` in `rel` belongs to: the
+/// item at `/data/<index>` of a collection, or the whole-file object.
 fn object_key_for(rel: &str, pointer: &str, conn: &rusqlite::Connection) -> Option<String> {
     if let Some(index) = prepare::item_index(pointer) {
         return conn

@@ -105,7 +105,8 @@ impl Engine {
 /// Removes the temporary files of atomic writes that a crash (kill -9,
 /// power loss) left behind: those the walk found in the vault's folders
 /// (`found`; the app writes only where the walk goes), and those in
-/// `nexus_dir` and its folders, which the walk does not enter. Every vault
+/// `nexus_dir` and its folders (eight levels down), which the walk does
+/// not enter. Every vault
 /// write holds the write lock, and so does the reconcile, so none of them
 /// can belong to a write in progress. The target files themselves were
 /// never touched by such a write.
