@@ -308,6 +308,20 @@ pub fn migrate(conn: &Connection) -> Result<()> {
 mod tests {
     use super::*;
 
+    /// An in-memory database brought to `version` only, as an older
+    /// build left it.
+    fn at_version(version: usize) -> Connection {
+        let conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch("BEGIN;").unwrap();
+        for (index, sql) in MIGRATIONS[..version].iter().enumerate() {
+            conn.execute_batch(sql).unwrap();
+            conn.pragma_update(None, "user_version", index as i64 + 1)
+                .unwrap();
+        }
+        conn.execute_batch("COMMIT;").unwrap();
+        conn
+    }
+
     /// The first column of every row `sql` gives, as text.
     fn texts(conn: &Connection, sql: &str) -> Vec<String> {
         conn.prepare(sql)
@@ -361,16 +375,9 @@ mod tests {
     /// and the `NOCASE` index goes.
     #[test]
     fn version_10_fills_title_keys_of_existing_objects() {
-        let conn = Connection::open_in_memory().unwrap();
-        conn.execute_batch("BEGIN;").unwrap();
-        for (index, sql) in MIGRATIONS[..9].iter().enumerate() {
-            conn.execute_batch(sql).unwrap();
-            conn.pragma_update(None, "user_version", index as i64 + 1)
-                .unwrap();
-        }
+        let conn = at_version(9);
         conn.execute_batch(
-            "COMMIT;
-             INSERT INTO schemas (schema_name, definition_json, created_at) VALUES ('core.todo', '{}', '');
+            "INSERT INTO schemas (schema_name, definition_json, created_at) VALUES ('core.todo', '{}', '');
              INSERT INTO data_objects (schema_id, file_path, updated_at, created_at, title)
                VALUES (1, 'a.json#1', '', '', 'Water the Plants'), (1, 'a.json#2', '', '', 'ÉTÉ café');",
         )
@@ -397,16 +404,9 @@ mod tests {
     /// is not the default; the counts they answer are the same.
     #[test]
     fn version_11_indexes_only_flags_that_are_set() {
-        let conn = Connection::open_in_memory().unwrap();
-        conn.execute_batch("BEGIN;").unwrap();
-        for (index, sql) in MIGRATIONS[..10].iter().enumerate() {
-            conn.execute_batch(sql).unwrap();
-            conn.pragma_update(None, "user_version", index as i64 + 1)
-                .unwrap();
-        }
+        let conn = at_version(10);
         conn.execute_batch(
-            "COMMIT;
-             INSERT INTO schemas (schema_name, definition_json, created_at) VALUES ('core.todo', '{}', '');
+            "INSERT INTO schemas (schema_name, definition_json, created_at) VALUES ('core.todo', '{}', '');
              INSERT INTO data_objects (schema_id, file_path, updated_at, created_at)
                VALUES (1, 'a.json#1', '', ''), (1, 'a.json#2', '', ''), (1, 'a.json#3', '', '');
              INSERT INTO object_permissions (object_id, share_with_ai, read_only, expires_unix)

@@ -503,6 +503,21 @@ mod tests {
         }
     }
 
+    /// The plan of branch `sql` (with its `args` and a LIMIT), which must
+    /// read rows in order rather than sort them.
+    fn unsorted_plan(conn: &Connection, sql: &str, args: &[SqlValue]) -> Vec<String> {
+        let plan = crate::db::query_plan(
+            conn,
+            sql,
+            params_from_iter(args.iter().chain([&SqlValue::Integer(100)])),
+        );
+        assert!(
+            !plan.iter().any(|step| step.contains("TEMP B-TREE")),
+            "{sql} sorts: {plan:?}"
+        );
+        plan
+    }
+
     /// Every sort order reads an index: a page deep into the result costs
     /// about what the first page costs, and nothing sorts the whole result.
     #[test]
@@ -516,15 +531,7 @@ mod tests {
                 if read >= PAGE_ROWS {
                     break;
                 }
-                let plan = crate::db::query_plan(
-                    conn,
-                    &sql,
-                    params_from_iter(args.iter().chain([&SqlValue::Integer(100)])),
-                );
-                assert!(
-                    !plan.iter().any(|step| step.contains("TEMP B-TREE")),
-                    "{query:?} sorts: {plan:?}"
-                );
+                unsorted_plan(conn, &sql, &args);
                 args.push(SqlValue::Integer((PAGE_ROWS - read) as i64));
                 let mut stmt = conn.prepare(&sql).unwrap();
                 let mut rows = stmt.query(params_from_iter(args)).unwrap();
@@ -656,15 +663,7 @@ mod tests {
                     let branches = branches(&query, after.as_ref(), &page_columns(sort), 0);
                     assert!(!branches.is_empty(), "{query:?} after {after:?}");
                     for (sql, args) in branches {
-                        let plan = crate::db::query_plan(
-                            conn,
-                            &sql,
-                            params_from_iter(args.iter().chain([&SqlValue::Integer(100)])),
-                        );
-                        assert!(
-                            !plan.iter().any(|step| step.contains("TEMP B-TREE")),
-                            "{sql}: {plan:?}"
-                        );
+                        let plan = unsorted_plan(conn, &sql, &args);
                         let first = plan.first().map(String::as_str).unwrap_or_default();
                         if sql.contains(marked) {
                             assert!(first.contains(index), "{sql}: {plan:?}");
