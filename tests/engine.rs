@@ -1007,3 +1007,114 @@ fn permissions_json_recorded_by_an_older_hash_is_taken_in_unchanged() {
         "nothing changed, nothing audited"
     );
 }
+
+/// Sets the recorded hash of every data file to its BLAKE3, as an earlier
+/// version recorded it.
+fn record_files_by_blake3(v: &TestVault) {
+    let conn = v.db();
+    let paths: Vec<String> = conn
+        .prepare("SELECT path FROM files WHERE path <> '.nexus/permissions.json'")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert!(!paths.is_empty());
+    for path in paths {
+        let bytes = std::fs::read(v.abs(&path)).unwrap();
+        conn.execute(
+            "UPDATE files SET hash = ?2 WHERE path = ?1",
+            [path.as_str(), me_nexus::db::hash_bytes(&bytes).as_str()],
+        )
+        .unwrap();
+    }
+}
+
+fn recorded_file_hash(v: &TestVault, rel: &str) -> String {
+    v.db()
+        .query_row("SELECT hash FROM files WHERE path = ?1", [rel], |r| {
+            r.get(0)
+        })
+        .unwrap()
+}
+
+/// Files are recorded by a fast fingerprint. A database from an earlier
+/// version recorded BLAKE3: a file whose mtime changed but whose bytes did
+/// not is still the same file (nothing re-indexed or audited), and its
+/// record moves to today's hash.
+#[test]
+fn a_file_recorded_by_an_older_hash_is_unchanged_when_its_bytes_are() {
+    let v = TestVault::empty();
+    v.write("todos.json", TODOS);
+    let mut e = engine(&v);
+    e.reconcile().unwrap();
+    let id = v.row_id("todos.json#1");
+    drop(e);
+    record_files_by_blake3(&v);
+    // Same bytes, new mtime: the file must be read to tell.
+    let file = std::fs::File::options()
+        .write(true)
+        .open(v.abs("todos.json"))
+        .unwrap();
+    file.set_modified(std::time::SystemTime::now() + std::time::Duration::from_secs(5))
+        .unwrap();
+    drop(file);
+    let audit_before = v.audit().len();
+
+    let mut e = engine(&v);
+    let report = e.reconcile().unwrap();
+    assert_eq!(
+        report.files_parsed, 0,
+        "seen to be the same bytes: {report:?}"
+    );
+    assert!(
+        report.objects_added.is_empty() && report.objects_updated.is_empty(),
+        "{report:?}"
+    );
+    assert_eq!(v.row_id("todos.json#1"), id);
+    assert_eq!(
+        v.audit().len(),
+        audit_before,
+        "nothing changed, nothing audited"
+    );
+    let bytes = std::fs::read(v.abs("todos.json")).unwrap();
+    assert_eq!(
+        recorded_file_hash(&v, "todos.json"),
+        me_nexus::db::file_hash(&bytes)
+    );
+    assert_eq!(me_nexus::db::file_hash(&bytes).len(), 32);
+}
+
+/// A file recorded by an earlier version's hash (BLAKE3) that is renamed
+/// is still paired with its new path: its objects move with their ids and
+/// permissions, rather than being removed and added again.
+#[test]
+fn a_file_recorded_by_an_older_hash_is_still_recognised_when_renamed() {
+    let v = TestVault::empty();
+    v.write("todos.json", TODOS);
+    let mut e = engine(&v);
+    e.reconcile().unwrap();
+    share_ai(&mut e, "todos.json#1");
+    let id = v.row_id("todos.json#1");
+    drop(e);
+    record_files_by_blake3(&v);
+    std::fs::rename(v.abs("todos.json"), v.abs("renamed.json")).unwrap();
+
+    let mut e = engine(&v);
+    let report = e.reconcile().unwrap();
+    assert!(
+        report
+            .objects_moved
+            .contains(&("todos.json#1".to_string(), "renamed.json#1".to_string())),
+        "{report:?}"
+    );
+    assert!(report.objects_removed.is_empty(), "{report:?}");
+    assert_eq!(v.row_id("renamed.json#1"), id);
+    assert_eq!(
+        v.count(
+            "SELECT COUNT(*) FROM object_permissions p JOIN data_objects o ON o.id = p.object_id
+             WHERE o.file_path = 'renamed.json#1' AND p.share_with_ai = 1"
+        ),
+        1
+    );
+}

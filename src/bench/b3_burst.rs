@@ -340,7 +340,7 @@ fn matching_files(conn: &Connection, vault_dir: &Path, layout: &Layout) -> Resul
                     rusqlite::Error::QueryReturnedNoRows => Ok(None),
                     e => Err(e),
                 })?;
-        if indexed.as_deref() == Some(crate::db::hash_bytes(&bytes).as_str()) {
+        if indexed.as_deref() == Some(crate::db::file_hash(&bytes).as_str()) {
             matching += 1;
         }
     }

@@ -171,8 +171,8 @@ mod tests {
         let path = dir.path().join("v.sqlite");
         let writer = crate::db::open(&path).unwrap();
         let running = start(&writer).unwrap();
-        // 64 MiB of 8 KiB pages.
-        assert_eq!(autocheckpoint(&writer), 8192);
+        // 64 MiB of 16 KiB pages.
+        assert_eq!(autocheckpoint(&writer), 4096);
         writer
             .execute_batch(
                 "CREATE TABLE t (x TEXT);

@@ -153,13 +153,16 @@ pub fn upsert(
     Ok(())
 }
 
-/// Updates only size and mtime (the bytes are unchanged).
-pub fn touch(conn: &Connection, path: &str, size: u64, mtime_ns: i64) -> Result<()> {
-    conn.prepare_cached("UPDATE files SET size = ?2, mtime_ns = ?3 WHERE path = ?1")?
+/// Updates only size, mtime and hash (the bytes are unchanged; the hash
+/// may have been recorded by an earlier version, see
+/// [`crate::db::matches_stored_hash`]).
+pub fn touch(conn: &Connection, path: &str, size: u64, mtime_ns: i64, hash: &str) -> Result<()> {
+    conn.prepare_cached("UPDATE files SET size = ?2, mtime_ns = ?3, hash = ?4 WHERE path = ?1")?
         .execute(params![
             path,
             i64::try_from(size).unwrap_or(i64::MAX),
-            mtime_ns
+            mtime_ns,
+            hash
         ])?;
     Ok(())
 }

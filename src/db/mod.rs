@@ -56,14 +56,15 @@ fn configure(conn: &Connection) -> Result<()> {
     // of a bulk load (one per row count) included; the default is 16.
     conn.set_prepared_statement_cache_capacity(64);
     stable_plans(conn)?;
-    // 8 KiB pages for a new database (an existing one keeps its size: in
+    // 16 KiB pages for a new database (an existing one keeps its size: in
     // WAL mode SQLite ignores this). Each page a commit writes costs the
     // WAL two system calls, and a first index writes every page of the
-    // database that way and checkpoints it again: with 8 KiB pages a cold
-    // index of 101,000 objects ran about 10% faster than with 4 KiB, and
-    // a permission toggle (B7) no slower. Before journal_mode, which
-    // creates the file.
-    conn.execute_batch("PRAGMA page_size = 8192;")?;
+    // database that way and checkpoints it again. A cold index of 101,000
+    // objects ran about 10% faster with 8 KiB pages than with 4 KiB, and
+    // about 5% faster again with 16 KiB (paired runs, 9 of 11 faster);
+    // 32 KiB gained nothing more, and a commit of a few rows writes whole
+    // pages. Before journal_mode, which creates the file.
+    conn.execute_batch("PRAGMA page_size = 16384;")?;
     // journal_mode returns a row, so it is read rather than executed.
     let _mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
     conn.execute_batch(
@@ -103,27 +104,35 @@ pub fn now_rfc3339() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
-/// A content hash: BLAKE3, hex.
+/// BLAKE3 of `bytes`, 64 hex digits: the hash earlier versions recorded
+/// for files and objects (still compared, see [`matches_stored_hash`]),
+/// and the stable suffix of a new note's file name.
 pub fn hash_bytes(bytes: &[u8]) -> String {
     blake3::hash(bytes).to_hex().to_string()
 }
 
 /// The hash an object's content JSON is compared by, to tell whether it
-/// changed: XXH3-128, 32 hex digits. Files keep BLAKE3 ([`hash_bytes`]),
-/// but for permissions.json;
-/// an object's hash is only ever compared with the one stored for it, and
-/// BLAKE3 of every item was a fifteenth of a cold index's reader thread.
-/// Databases indexed before this stored BLAKE3 here (64 hex digits); see
-/// [`same_object_content`].
+/// changed: [`fingerprint`]. BLAKE3 of every item was a fifteenth of a
+/// cold index's reader thread. Databases indexed before this stored
+/// BLAKE3 here (64 hex digits); see [`same_object_content`].
 pub fn object_hash(content_json: &str) -> String {
     fingerprint(content_json.as_bytes())
 }
 
+/// The hash a file's bytes are recorded by in `files`, to tell whether
+/// the file changed and to pair a gone file with its renamed self:
+/// [`fingerprint`]. BLAKE3 of each file was a twentieth of a cold index's
+/// reader thread. Databases indexed before this recorded BLAKE3 (64 hex
+/// digits); see [`matches_stored_hash`].
+pub fn file_hash(bytes: &[u8]) -> String {
+    fingerprint(bytes)
+}
+
 /// XXH3-128 of `bytes`, 32 hex digits: the hash of what is only ever
-/// compared with this app's own earlier hash of it (an object's content,
-/// permissions.json), where BLAKE3's strength buys nothing. On a toggle
-/// (B7), BLAKE3 of the rewritten permissions.json was a third of the
-/// instructions beyond writing the file.
+/// compared with this app's own earlier hash of it (a file, an object's
+/// content, permissions.json), where BLAKE3's strength buys nothing. On a
+/// toggle (B7), BLAKE3 of the rewritten permissions.json was a third of
+/// the instructions beyond writing the file.
 pub fn fingerprint(bytes: &[u8]) -> String {
     // The same digits as `format!("{:032x}")`, without the formatting
     // machinery, which cost as much as the hash itself (callgrind).
@@ -142,8 +151,17 @@ pub fn fingerprint(bytes: &[u8]) -> String {
 /// hex digits is BLAKE3 (written before [`object_hash`]), and is checked
 /// as such, so that an upgrade does not make every object look changed.
 pub fn same_object_content(stored: &str, content_json: &str, hash: &str) -> bool {
+    matches_stored_hash(stored, content_json.as_bytes(), hash)
+}
+
+/// Whether `stored`, a hash recorded for `bytes`' file or object, is their
+/// hash, given `hash`, their hash now ([`file_hash`], [`object_hash`]). A
+/// stored hash of 64 hex digits was recorded by an earlier version
+/// (BLAKE3) and is checked as such, so that an upgrade does not make every
+/// file and object look changed.
+pub fn matches_stored_hash(stored: &str, bytes: &[u8], hash: &str) -> bool {
     if stored.len() == 64 {
-        stored == hash_bytes(content_json.as_bytes())
+        stored == hash_bytes(bytes)
     } else {
         stored == hash
     }
@@ -189,7 +207,7 @@ mod tests {
         let page_size: i64 = conn
             .query_row("PRAGMA page_size", [], |r| r.get(0))
             .unwrap();
-        assert_eq!(page_size, 8192, "a new database has 8 KiB pages");
+        assert_eq!(page_size, 16384, "a new database has 16 KiB pages");
     }
 
     /// An object's hash tells contents apart, and a BLAKE3 hash stored
@@ -215,7 +233,7 @@ mod tests {
         assert!(!same_object_content(&legacy, b, &object_hash(b)));
     }
 
-    /// A database made with 4 KiB pages (before they became 8 KiB) opens,
+    /// A database made with 4 KiB pages (before they became 8, then 16 KiB) opens,
     /// migrates and keeps its pages.
     #[test]
     fn an_older_database_keeps_its_page_size() {

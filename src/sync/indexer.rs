@@ -29,7 +29,7 @@ use crate::audit::AuditEntry;
 use crate::db::files::{FileRow, FileStatus};
 use crate::db::objects::{NewObject, Upserted};
 use crate::db::problems::Problem;
-use crate::db::{self, hash_bytes, now_rfc3339};
+use crate::db::{self, file_hash, hash_bytes, now_rfc3339};
 use crate::error::{NexusError, Result};
 use crate::schema::plugins;
 use crate::sync::engine::Engine;
@@ -534,13 +534,20 @@ impl Engine {
         to_read: &[(FoundFile, Option<Box<FileRow>>)],
     ) -> Vec<(String, String)> {
         let sizes: HashSet<u64> = gone.iter().map(|r| r.size).collect();
+        // A gone file recorded by an earlier version has a BLAKE3 hash (64
+        // digits; see `db::matches_stored_hash`): the candidates are then
+        // listed under theirs too. The two kinds differ in length.
+        let legacy = gone.iter().any(|r| r.hash.len() == 64);
         let mut by_hash: HashMap<String, Vec<&FoundFile>> = HashMap::new();
         for (file, row) in to_read {
             if row.is_none()
                 && sizes.contains(&file.size)
                 && let Ok(bytes) = std::fs::read(&file.abs)
             {
-                by_hash.entry(hash_bytes(&bytes)).or_default().push(file);
+                by_hash.entry(file_hash(&bytes)).or_default().push(file);
+                if legacy {
+                    by_hash.entry(hash_bytes(&bytes)).or_default().push(file);
+                }
             }
         }
         let mut taken = HashSet::new();
@@ -593,8 +600,9 @@ impl Engine {
                 rel,
                 size,
                 mtime_ns,
+                hash,
             } => {
-                db::files::touch(&self.conn, &rel, size, mtime_ns)?;
+                db::files::touch(&self.conn, &rel, size, mtime_ns, &hash)?;
                 Ok(None)
             }
             Read::Skip => Ok(None),
@@ -912,7 +920,7 @@ impl Engine {
                 let abs = root.join(file);
                 let (size, mtime_ns) = walk::stat(&abs).unwrap_or((0, 0));
                 let hash = std::fs::read(&abs)
-                    .map(|b| hash_bytes(&b))
+                    .map(|b| file_hash(&b))
                     .unwrap_or_default();
                 db::files::upsert(
                     &tx,

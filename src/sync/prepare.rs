@@ -14,8 +14,8 @@ use rusqlite::Connection;
 use serde_json::Value;
 
 use crate::db::files::FileRow;
-use crate::db::hash_bytes;
 use crate::db::merge_base::StoredBase;
+use crate::db::{file_hash, matches_stored_hash};
 use crate::error::Result;
 use crate::schema::registry::{CompiledSchema, SchemaRegistry};
 use crate::vault::formats::{FileProblem, Layout, ParsedFile, parse_file};
@@ -26,11 +26,13 @@ pub(crate) enum Read {
     /// New bytes: to be written.
     Changed(Box<Pending>),
     /// The bytes that are indexed already: only the size and mtime it was
-    /// read with are recorded.
+    /// read with are recorded, and the hash (a hash an earlier version
+    /// recorded is replaced by today's).
     Same {
         rel: String,
         size: u64,
         mtime_ns: i64,
+        hash: String,
     },
     /// Gone since the walk, or still being written (its next event or the
     /// next reconcile reads it again).
@@ -179,12 +181,13 @@ pub(crate) fn read_and_prepare(
         // last good objects stay. It never counts as deleted.
         Err(e) => return unusable(format!("cannot read file now (will retry): {e}")),
     };
-    let hash = hash_bytes(&bytes);
-    if !forced && previous.is_some_and(|row| row.hash == hash) {
+    let hash = file_hash(&bytes);
+    if !forced && previous.is_some_and(|row| matches_stored_hash(&row.hash, &bytes, &hash)) {
         return Read::Same {
             rel: file.rel.clone(),
             size: bytes.len() as u64,
             mtime_ns,
+            hash,
         };
     }
     let file = FoundFile {

@@ -11,7 +11,7 @@ use std::collections::BTreeSet;
 use serde_json::{Map, Value, json};
 
 use crate::audit::Source;
-use crate::db::{self, hash_bytes};
+use crate::db::{self, file_hash, hash_bytes};
 use crate::error::{IoContext, NexusError, Result};
 use crate::schema::CompiledSchema;
 use crate::schema::builtin::default_file;
@@ -299,7 +299,7 @@ impl Engine {
     /// intent is kept until the file is indexed: a process may die before
     /// its rename, leaving an older write of ours in the file.
     fn note_pending_write(&self, rel: &str, bytes: &[u8]) -> Result<()> {
-        db::state::set(&self.conn, &pending_write_name(rel, &hash_bytes(bytes)), "")
+        db::state::set(&self.conn, &pending_write_name(rel, &file_hash(bytes)), "")
     }
 
     /// Whether `hash` is one of our own writes to `rel` not yet indexed.
@@ -334,11 +334,15 @@ impl Engine {
         };
         let row = db::files::get(&self.conn, rel)?;
         if let Some(bytes) = &current {
-            let hash = hash_bytes(bytes);
-            let indexed = row.as_ref().is_some_and(|r| r.hash == hash);
+            let hash = file_hash(bytes);
+            let indexed = row
+                .as_ref()
+                .is_some_and(|r| db::matches_stored_hash(&r.hash, bytes, &hash));
             // One of our own writes, not yet indexed (the process died after
-            // writing the file): not another program's change.
-            let ours = self.is_pending_write(rel, &hash)?;
+            // writing the file): not another program's change. An earlier
+            // version named its intents by BLAKE3.
+            let ours = self.is_pending_write(rel, &hash)?
+                || self.is_pending_write(rel, &hash_bytes(bytes))?;
             if indexed || ours {
                 return Ok(None);
             }

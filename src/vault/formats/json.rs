@@ -80,7 +80,11 @@ pub fn parse_json_bytes(bytes: &[u8]) -> Result<Value, FileProblem> {
             ));
         }
     };
-    if let Some(offset) = bytes.iter().position(|b| *b == 0) {
+    // `contains` on bytes scans a word at a time (memchr); `position` went
+    // byte by byte, 4% of a cold index's reader thread (callgrind).
+    if bytes.contains(&0)
+        && let Some(offset) = bytes.iter().position(|b| *b == 0)
+    {
         return Err(FileProblem::new(
             "",
             format!("file contains NUL bytes (binary data?): first at offset {offset}"),
