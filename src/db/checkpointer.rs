@@ -7,25 +7,49 @@
 //! time went to copying pages and waiting for fsync.
 //!
 //! While a large batch runs, a thread of its own (`index-checkpoint`, with
-//! its own connection) runs passive checkpoints instead, on the other core.
-//! A passive checkpoint never blocks the writer or readers; it copies what
-//! is committed and not in use by a reader. The writer's automatic
-//! checkpoint is raised to [`BATCH_AUTOCHECKPOINT_BYTES`] meanwhile, so the
-//! WAL stays bounded even if the thread falls behind, and is put back to
-//! SQLite's default when the batch ends.
+//! its own connection) does the copying instead, and the writer's automatic
+//! checkpoint is raised to [`BATCH_AUTOCHECKPOINT_BYTES`], a safety net
+//! that bounds the WAL should the thread fall behind.
+//!
+//! The thread first stays quiet until the WAL file holds
+//! [`QUIET_WAL_BYTES`]. A batch commits a chunk at a time, and each commit
+//! writes again every page it touched: the pages of an index that takes
+//! keys all over its range are in nearly every commit. A checkpoint during
+//! the batch copies each such page once per round, and on two cores it
+//! takes its time from the reader and the writer of the batch. Copied at
+//! the end instead, each page is copied once: a cold index of 101,000
+//! objects (95 MB of WAL, 64 MB of database) took 0.40 s instead of
+//! 0.47 to 0.51 s (medians of 7 runs, three times each), and wrote 96 MB
+//! instead of 181 MB before it was done. Past [`QUIET_WAL_BYTES`] (larger
+//! batches) the thread copies while the batch goes on, with passive
+//! checkpoints, which never block the writer or readers.
+//!
+//! When the batch ends ([`BackgroundCheckpoint::finish`]) the thread copies
+//! what is left while the engine goes on (a [`Drain`]), and the writer gets
+//! SQLite's automatic checkpoint back. The drain holds SQLite's checkpoint
+//! lock while it copies, so the writer's next commits do not copy the same
+//! pages again on their own thread (their automatic checkpoint finds the
+//! lock taken and leaves it).
 
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rusqlite::{Connection, OpenFlags};
 
 use crate::error::{NexusError, Result};
 
-/// The writer's automatic checkpoint during a large batch: at 64 MiB of
-/// WAL, whatever the page size (SQLite counts it in pages).
-pub const BATCH_AUTOCHECKPOINT_BYTES: i64 = 64 << 20;
+/// The writer's automatic checkpoint during a large batch: at 512 MiB of
+/// WAL, whatever the page size (SQLite counts it in pages). Above
+/// [`QUIET_WAL_BYTES`], so that the thread copies first.
+pub const BATCH_AUTOCHECKPOINT_BYTES: i64 = 512 << 20;
+
+/// WAL bytes up to which the thread leaves the copying to the end of the
+/// batch (see the module documentation). Also how much the WAL file may
+/// grow beyond the database during a batch before copying begins.
+pub const QUIET_WAL_BYTES: u64 = 128 << 20;
 
 /// [`BATCH_AUTOCHECKPOINT_BYTES`] in pages of `conn`'s database.
 fn batch_autocheckpoint_pages(conn: &Connection) -> Result<i64> {
@@ -40,15 +64,44 @@ const IDLE_BELOW_PAGES: i64 = 256;
 /// reader's snapshot keeps it from copying more.
 const REST: Duration = Duration::from_millis(5);
 
-/// A running checkpointer; [`BackgroundCheckpoint::finish`] stops it.
+/// How many times in a row a drain finds a reader's snapshot holding the
+/// rest back before it leaves that rest to the writer's own automatic
+/// checkpoint (about a second of [`REST`]s).
+const DRAIN_TRIES: u32 = 200;
+
+/// How long [`BackgroundCheckpoint::finish`] waits for the thread to begin
+/// its drain before giving the writer its checkpoint back anyway.
+const DRAIN_START_WAIT: Duration = Duration::from_millis(200);
+
+/// What the batch and the thread share.
+#[derive(Debug, Default)]
+struct Shared {
+    /// Stop now (the drain is given up: the last connection to close, or
+    /// the writer's automatic checkpoint, copies what is left).
+    stop: AtomicBool,
+    /// The batch has ended: copy everything, then end.
+    drain: AtomicBool,
+    /// The thread is about to run (or is running) its draining checkpoints.
+    draining: AtomicBool,
+    /// Checkpoints run so far.
+    rounds: AtomicU64,
+}
+
+/// A running checkpointer; [`BackgroundCheckpoint::finish`] ends the batch.
 #[derive(Debug)]
 pub struct BackgroundCheckpoint {
-    stop: Arc<AtomicBool>,
-    /// Checkpoints run so far.
-    rounds: Arc<AtomicU64>,
+    shared: Arc<Shared>,
     thread: Option<JoinHandle<()>>,
     /// The writer's automatic checkpoint before, given back at the end.
     writer_autocheckpoint: i64,
+}
+
+/// The copying that goes on after a batch. Dropping it stops the thread
+/// after the checkpoint under way and waits for it.
+#[derive(Debug)]
+pub struct Drain {
+    shared: Arc<Shared>,
+    thread: Option<JoinHandle<()>>,
 }
 
 /// Starts a checkpointer for the database of `writer`. `None` for a
@@ -56,8 +109,13 @@ pub struct BackgroundCheckpoint {
 /// connection cannot be had: it only makes a large batch faster, so the
 /// batch goes on without it (with a warning).
 pub fn start(writer: &Connection) -> Option<BackgroundCheckpoint> {
+    start_quiet_until(writer, QUIET_WAL_BYTES)
+}
+
+/// [`start`], with the thread quiet until the WAL holds `quiet_bytes`.
+fn start_quiet_until(writer: &Connection, quiet_bytes: u64) -> Option<BackgroundCheckpoint> {
     let path = writer.path().filter(|p| !p.is_empty())?.to_owned();
-    match try_start(writer, &path) {
+    match try_start(writer, &path, quiet_bytes) {
         Ok(running) => Some(running),
         Err(e) => {
             tracing::warn!("no background checkpoint for this batch: {e}");
@@ -66,7 +124,7 @@ pub fn start(writer: &Connection) -> Option<BackgroundCheckpoint> {
     }
 }
 
-fn try_start(writer: &Connection, path: &str) -> Result<BackgroundCheckpoint> {
+fn try_start(writer: &Connection, path: &str, quiet_bytes: u64) -> Result<BackgroundCheckpoint> {
     let conn = Connection::open_with_flags(
         path,
         OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
@@ -77,23 +135,22 @@ fn try_start(writer: &Connection, path: &str) -> Result<BackgroundCheckpoint> {
     let writer_autocheckpoint: i64 =
         writer.query_row("PRAGMA wal_autocheckpoint", [], |r| r.get(0))?;
     let batch_pages = batch_autocheckpoint_pages(writer)?;
-    let stop = Arc::new(AtomicBool::new(false));
-    let rounds = Arc::new(AtomicU64::new(0));
+    let wal = PathBuf::from(format!("{path}-wal"));
+    let shared = Arc::new(Shared::default());
     let thread = std::thread::Builder::new()
         .name("index-checkpoint".into())
         .spawn({
-            let (stop, rounds) = (Arc::clone(&stop), Arc::clone(&rounds));
-            move || run(&conn, &stop, &rounds)
+            let shared = Arc::clone(&shared);
+            move || run(&conn, &wal, quiet_bytes, &shared)
         })
         .map_err(|e| NexusError::Sync(format!("cannot start the checkpointer: {e}")))?;
     let mut running = BackgroundCheckpoint {
-        stop,
-        rounds,
+        shared,
         thread: Some(thread),
         writer_autocheckpoint,
     };
     if let Err(e) = writer.pragma_update(None, "wal_autocheckpoint", batch_pages) {
-        running.stop_thread();
+        stop_and_join(&running.shared, &mut running.thread);
         return Err(e.into());
     }
     Ok(running)
@@ -102,48 +159,132 @@ fn try_start(writer: &Connection, path: &str) -> Result<BackgroundCheckpoint> {
 impl BackgroundCheckpoint {
     /// How many checkpoints the thread has run.
     pub fn rounds(&self) -> u64 {
-        self.rounds.load(Ordering::Relaxed)
+        self.shared.rounds.load(Ordering::Relaxed)
     }
 
-    /// Stops the thread and gives the writer its automatic checkpoint back.
-    pub fn finish(mut self, writer: &Connection) -> Result<()> {
-        self.stop_thread();
-        writer.pragma_update(None, "wal_autocheckpoint", self.writer_autocheckpoint)?;
-        Ok(())
-    }
-
-    fn stop_thread(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(thread) = self.thread.take() {
+    /// Ends the batch: the thread goes on to copy what is left, and the
+    /// writer gets its automatic checkpoint back once the thread has begun
+    /// (so that the writer's next commit does not copy it all itself).
+    /// Keep the [`Drain`] while the engine goes on.
+    pub fn finish(mut self, writer: &Connection) -> Result<Drain> {
+        self.shared.drain.store(true, Ordering::Relaxed);
+        let thread = self.thread.take();
+        if let Some(thread) = &thread {
             thread.thread().unpark();
-            if thread.join().is_err() {
-                tracing::warn!("the checkpointer thread panicked");
+            let deadline = Instant::now() + DRAIN_START_WAIT;
+            while !self.shared.draining.load(Ordering::Acquire)
+                && !thread.is_finished()
+                && Instant::now() < deadline
+            {
+                std::thread::sleep(Duration::from_micros(50));
             }
         }
+        let drain = Drain {
+            shared: Arc::clone(&self.shared),
+            thread,
+        };
+        writer.pragma_update(None, "wal_autocheckpoint", self.writer_autocheckpoint)?;
+        Ok(drain)
     }
 }
 
 impl Drop for BackgroundCheckpoint {
     fn drop(&mut self) {
-        self.stop_thread();
+        stop_and_join(&self.shared, &mut self.thread);
     }
 }
 
-/// The thread: passive checkpoints until told to stop. It rests when
-/// little is waiting, and when a checkpoint got no further than the last
-/// (a reader's snapshot holds the rest back), so that it never spins. An
-/// error ends it with a warning; the writer's own automatic checkpoint
-/// still bounds the WAL.
-fn run(conn: &Connection, stop: &AtomicBool, rounds: &AtomicU64) {
+impl Drain {
+    /// Whether the copying has ended.
+    pub fn is_finished(&self) -> bool {
+        self.thread.as_ref().is_none_or(JoinHandle::is_finished)
+    }
+
+    /// Waits until the copying has ended.
+    pub fn wait(mut self) {
+        if let Some(thread) = self.thread.take()
+            && thread.join().is_err()
+        {
+            tracing::warn!("the checkpointer thread panicked");
+        }
+    }
+}
+
+impl Drop for Drain {
+    fn drop(&mut self) {
+        stop_and_join(&self.shared, &mut self.thread);
+    }
+}
+
+fn stop_and_join(shared: &Shared, thread: &mut Option<JoinHandle<()>>) {
+    shared.stop.store(true, Ordering::Relaxed);
+    if let Some(thread) = thread.take() {
+        thread.thread().unpark();
+        if thread.join().is_err() {
+            tracing::warn!("the checkpointer thread panicked");
+        }
+    }
+}
+
+/// A passive checkpoint: the WAL's frames, and how many of them are in
+/// the database file now.
+fn checkpoint(conn: &Connection, shared: &Shared) -> rusqlite::Result<(i64, i64)> {
+    let result = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
+        Ok((r.get::<_, i64>(1)?, r.get::<_, i64>(2)?))
+    });
+    shared.rounds.fetch_add(1, Ordering::Relaxed);
+    result
+}
+
+/// The thread: quiet until the WAL file holds `quiet_bytes` or the batch
+/// ends, then passive checkpoints until the batch ends, then the drain.
+/// It rests when little is waiting, and when a checkpoint got no further
+/// than the last (a reader's snapshot holds the rest back), so that it
+/// never spins. An error ends it with a warning; the writer's own
+/// automatic checkpoint still bounds the WAL.
+fn run(conn: &Connection, wal: &std::path::Path, quiet_bytes: u64, shared: &Shared) {
+    let batch_on = || !shared.stop.load(Ordering::Relaxed) && !shared.drain.load(Ordering::Relaxed);
+    // Quiet: the WAL file only grows while nothing is copied, so its size
+    // is what the batch has written.
+    while batch_on() && std::fs::metadata(wal).map_or(0, |m| m.len()) < quiet_bytes {
+        std::thread::park_timeout(REST);
+    }
     let mut last_copied = -1;
-    while !stop.load(Ordering::Relaxed) {
-        let result = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
-            Ok((r.get::<_, i64>(1)?, r.get::<_, i64>(2)?))
-        });
-        rounds.fetch_add(1, Ordering::Relaxed);
-        match result {
+    while batch_on() {
+        match checkpoint(conn, shared) {
             Ok((in_wal, copied)) => {
                 if in_wal - copied < IDLE_BELOW_PAGES || copied == last_copied {
+                    std::thread::park_timeout(REST);
+                }
+                last_copied = copied;
+            }
+            Err(e) => {
+                tracing::warn!("background checkpoint stopped: {e}");
+                return;
+            }
+        }
+    }
+    if shared.stop.load(Ordering::Relaxed) {
+        return;
+    }
+    drain(conn, shared);
+}
+
+/// Copies everything the WAL holds, trying again while a reader's
+/// snapshot holds part of it back, for at most [`DRAIN_TRIES`] rests.
+fn drain(conn: &Connection, shared: &Shared) {
+    shared.draining.store(true, Ordering::Release);
+    let (mut last_copied, mut stuck) = (-1, 0);
+    while !shared.stop.load(Ordering::Relaxed) {
+        match checkpoint(conn, shared) {
+            // -1: not in WAL mode; otherwise everything is copied.
+            Ok((in_wal, copied)) if in_wal < 0 || copied >= in_wal => return,
+            Ok((_, copied)) => {
+                if copied == last_copied {
+                    stuck += 1;
+                    if stuck > DRAIN_TRIES {
+                        return;
+                    }
                     std::thread::park_timeout(REST);
                 }
                 last_copied = copied;
@@ -165,14 +306,15 @@ mod tests {
             .unwrap()
     }
 
+    /// Past its quiet size, the thread copies while the batch goes on.
     #[test]
     fn copies_committed_pages_into_the_database_file_while_the_writer_goes_on() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("v.sqlite");
         let writer = crate::db::open(&path).unwrap();
-        let running = start(&writer).unwrap();
-        // 64 MiB of 16 KiB pages.
-        assert_eq!(autocheckpoint(&writer), 4096);
+        let running = start_quiet_until(&writer, 1 << 20).unwrap();
+        // 512 MiB of 16 KiB pages.
+        assert_eq!(autocheckpoint(&writer), 32768);
         writer
             .execute_batch(
                 "CREATE TABLE t (x TEXT);
@@ -180,7 +322,7 @@ mod tests {
                  INSERT INTO t SELECT printf('%0500d', i) FROM n;",
             )
             .unwrap();
-        // The writer's own checkpoint would not run below 64 MiB of WAL,
+        // The writer's own checkpoint would not run below 512 MiB of WAL,
         // so pages reach the database file only through the thread.
         let deadline = std::time::Instant::now() + Duration::from_secs(20);
         // The table is about 10 MiB; 8 MiB of it in the database file
@@ -194,12 +336,60 @@ mod tests {
             );
             std::thread::sleep(Duration::from_millis(10));
         }
-        running.finish(&writer).unwrap();
+        running.finish(&writer).unwrap().wait();
         assert_eq!(autocheckpoint(&writer), 1000, "SQLite's default, as before");
         let rows: i64 = writer
             .query_row("SELECT COUNT(*) FROM t", [], |r| r.get(0))
             .unwrap();
         assert_eq!(rows, 20000);
+    }
+
+    /// Below its quiet size, the thread copies nothing while the batch
+    /// runs; when the batch ends, it copies everything in the background,
+    /// and the writer has its automatic checkpoint back at once.
+    #[test]
+    fn a_small_batch_is_copied_once_when_it_ends() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v.sqlite");
+        let writer = crate::db::open(&path).unwrap();
+        let running = start(&writer).unwrap();
+        for chunk in 0..10 {
+            writer
+                .execute_batch(&format!(
+                    "CREATE TABLE t{chunk} (x TEXT);
+                     WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 2000)
+                     INSERT INTO t{chunk} SELECT printf('%0500d', i) FROM n;"
+                ))
+                .unwrap();
+        }
+        // Ten commits of about 1 MiB, each a few milliseconds apart: a
+        // thread that copied during the batch would have run by now.
+        assert_eq!(running.rounds(), 0, "copied during the batch");
+        let main_file_bytes = || std::fs::metadata(&path).unwrap().len();
+        assert!(main_file_bytes() < 1 << 20, "{} bytes", main_file_bytes());
+
+        let drain = running.finish(&writer).unwrap();
+        assert_eq!(autocheckpoint(&writer), 1000, "SQLite's default, as before");
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while !drain.is_finished() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the drain did not end"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        // About 10 MiB of rows, all of them in the database file now.
+        assert!(main_file_bytes() >= 10 << 20, "{} bytes", main_file_bytes());
+        let (in_wal, copied): (i64, i64) = writer
+            .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
+                Ok((r.get(1)?, r.get(2)?))
+            })
+            .unwrap();
+        assert_eq!(in_wal, copied);
+        let rows: i64 = writer
+            .query_row("SELECT COUNT(*) FROM t9", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(rows, 2000);
     }
 
     /// A reader holding an old snapshot keeps a passive checkpoint from
@@ -225,7 +415,7 @@ mod tests {
                  INSERT INTO t SELECT printf('%0500d', i) FROM n;",
             )
             .unwrap();
-        let running = start(&writer).unwrap();
+        let running = start_quiet_until(&writer, 0).unwrap();
         let started = std::time::Instant::now();
         let deadline = started + Duration::from_secs(20);
         while running.rounds() < 10 {

@@ -17,6 +17,10 @@ use crate::vault::Vault;
 /// An open vault.
 #[derive(Debug)]
 pub struct Engine {
+    /// The checkpointer still copying the WAL of the last large batch
+    /// (see `db::checkpointer`). Declared first, so that it stops before
+    /// the connection closes.
+    pub(crate) checkpoint_drain: Option<db::checkpointer::Drain>,
     pub(crate) vault: Vault,
     pub(crate) conn: Connection,
     pub(crate) registry: SchemaRegistry,
@@ -64,6 +68,7 @@ impl Engine {
             let conn = db::recovery::open_read_only(&vault.db_path())?;
             let audit = AuditLog::best_effort(vault.audit_path());
             let mut engine = Engine {
+                checkpoint_drain: None,
                 vault,
                 conn,
                 registry: SchemaRegistry::new(),
@@ -137,6 +142,7 @@ impl Engine {
             audit.record_one("recovery", None, details)?;
         }
         let mut engine = Engine {
+            checkpoint_drain: None,
             vault,
             conn,
             registry: SchemaRegistry::new(),

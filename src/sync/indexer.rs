@@ -442,6 +442,9 @@ impl Engine {
         }
         let snapshot = SchemaSnapshot::take(&mut self.registry, &self.conn)?;
         self.report_progress(0, total);
+        // One checkpointer at a time: the last batch's drain stops (what it
+        // has not copied, this batch's checkpointer copies).
+        self.checkpoint_drain = None;
         let checkpoint = db::checkpointer::start(&self.conn);
         let written = std::thread::scope(|scope| -> Result<()> {
             // Room for one chunk: reading and writing a chunk each take
@@ -481,13 +484,15 @@ impl Engine {
                 .join()
                 .map_err(|_| NexusError::Sync("the index reader thread panicked".into()))
         });
-        if let Some(checkpoint) = checkpoint
-            && let Err(e) = checkpoint.finish(&self.conn)
-        {
-            // The batch's own outcome matters more; this is only a setting.
-            match written {
-                Ok(()) => return Err(e),
-                Err(_) => tracing::warn!("after a failed batch: {e}"),
+        if let Some(checkpoint) = checkpoint {
+            match checkpoint.finish(&self.conn) {
+                // It copies the batch's pages while the engine goes on.
+                Ok(drain) => self.checkpoint_drain = Some(drain),
+                // The batch's own outcome matters more; this is only a setting.
+                Err(e) => match written {
+                    Ok(()) => return Err(e),
+                    Err(_) => tracing::warn!("after a failed batch: {e}"),
+                },
             }
         }
         written
