@@ -18,11 +18,11 @@
 //! the batch copies each such page once per round, and on two cores it
 //! takes its time from the reader and the writer of the batch. Copied at
 //! the end instead, each page is copied once: a cold index of 101,000
-//! objects (95 MB of WAL, 64 MB of database) took 0.40 s instead of
-//! 0.47 to 0.51 s (medians of 7 runs, three times each), and wrote 96 MB
-//! instead of 181 MB before it was done. Past [`QUIET_WAL_BYTES`] (larger
-//! batches) the thread copies while the batch goes on, with passive
-//! checkpoints, which never block the writer or readers.
+//! objects (83 MB of WAL, 63 MB of database) took a median 0.39 s instead
+//! of 0.44 s (11 paired runs, 10 of them faster), and wrote 83 MB instead
+//! of 161 MB before it was done. Past [`QUIET_WAL_BYTES`] (larger batches)
+//! the thread copies while the batch goes on, with passive checkpoints,
+//! which never block the writer or readers.
 //!
 //! When the batch ends ([`BackgroundCheckpoint::finish`]) the thread copies
 //! what is left while the engine goes on (a [`Drain`]), and the writer gets
@@ -313,8 +313,8 @@ mod tests {
         let path = dir.path().join("v.sqlite");
         let writer = crate::db::open(&path).unwrap();
         let running = start_quiet_until(&writer, 1 << 20).unwrap();
-        // 512 MiB of 16 KiB pages.
-        assert_eq!(autocheckpoint(&writer), 32768);
+        // 512 MiB of 8 KiB pages.
+        assert_eq!(autocheckpoint(&writer), 65536);
         writer
             .execute_batch(
                 "CREATE TABLE t (x TEXT);
