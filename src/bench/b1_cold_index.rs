@@ -60,6 +60,7 @@ pub fn run(scratch: &Path, collection_objects: usize) -> Result<B1> {
     let expected = layout.objects();
     let mut floors = Vec::with_capacity(ROUNDS);
     let mut engines = Vec::with_capacity(ROUNDS);
+    let mut wal_bytes = Vec::with_capacity(ROUNDS);
     for round in 0..ROUNDS {
         let floor_db = scratch.join(format!("b1-floor-{round}.sqlite"));
         let (floor, floor_rows) = floor(&vault_dir, &floor_db)?;
@@ -72,7 +73,9 @@ pub fn run(scratch: &Path, collection_objects: usize) -> Result<B1> {
         // Neither side pays for the other's writes still going to disk.
         flush_page_cache_writes();
         remove_index(&vault_dir)?;
-        engines.push(index(&vault_dir, &layout)?);
+        let (elapsed, wal) = index(&vault_dir, &layout)?;
+        engines.push(elapsed);
+        wal_bytes.push(wal);
         flush_page_cache_writes();
     }
     let floor = median(&floors);
@@ -84,12 +87,17 @@ pub fn run(scratch: &Path, collection_objects: usize) -> Result<B1> {
     let figures = vec![Figure {
         workload: "B1 cold index".into(),
         figure: format!(
-            "{expected} objects ({} files in {} folders + {} notes) in {:.2} s = {rate:.0} objects/s (median of {ROUNDS} runs: {})",
+            "{expected} objects ({} files in {} folders + {} notes) in {:.2} s = {rate:.0} objects/s (median of {ROUNDS} runs: {}; WAL at the end {} MB, copied into the database file afterwards)",
             layout.files,
             layout.folders,
             layout.notes,
             elapsed.as_secs_f64(),
-            seconds(&engines)
+            seconds(&engines),
+            wal_bytes
+                .iter()
+                .map(|b| format!("{:.0}", *b as f64 / 1e6))
+                .collect::<Vec<_>>()
+                .join(", ")
         ),
         target: format!("≥{TARGET_OBJECTS_PER_SEC:.0} objects/s and ≤{TARGET_FLOOR_RATIO}× floor"),
         floor: format!(
@@ -114,8 +122,10 @@ pub fn run(scratch: &Path, collection_objects: usize) -> Result<B1> {
 }
 
 /// One timed cold index: `Engine::init` + `Engine::reconcile` from no
-/// database, until the stats show what was generated.
-fn index(vault_dir: &Path, layout: &Layout) -> Result<Duration> {
+/// database, until the stats show what was generated. Also returns the
+/// size of the WAL file then. The engine is dropped before this returns,
+/// which ends the copying of the WAL into the database file.
+fn index(vault_dir: &Path, layout: &Layout) -> Result<(Duration, u64)> {
     let expected = layout.objects();
     let started = Instant::now();
     let mut engine = Engine::init(vault_dir)?;
@@ -131,7 +141,10 @@ fn index(vault_dir: &Path, layout: &Layout) -> Result<Duration> {
             layout.grants()
         )));
     }
-    Ok(elapsed)
+    let wal = vault_dir.join(".nexus").join("vault.sqlite-wal");
+    let wal_bytes = std::fs::metadata(&wal).map_or(0, |m| m.len());
+    drop(engine);
+    Ok((elapsed, wal_bytes))
 }
 
 /// Deletes the vault's index (database, WAL and shared memory), so that
