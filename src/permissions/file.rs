@@ -107,21 +107,50 @@ pub fn render(
     out
 }
 
+/// The start of an entry's object, up to the value of `expires_at`, for
+/// each of the eight ways its three flags can be set (index: AI, cloud,
+/// read-only as bits 2, 1, 0). Written in one piece: a permission toggle
+/// (B7) renders every grant, and the eight small pieces each entry was
+/// written in were a fifth of the toggle's instructions.
+macro_rules! flags_then_expiry_key {
+    ($ai:literal, $cloud:literal, $read_only:literal) => {
+        concat!(
+            "{\n      \"share_with_ai\": ",
+            $ai,
+            ",\n      \"share_with_cloud\": ",
+            $cloud,
+            ",\n      \"read_only\": ",
+            $read_only,
+            ",\n      \"expires_at\": "
+        )
+        .as_bytes()
+    };
+}
+
+const ENTRY_STARTS: [&[u8]; 8] = [
+    flags_then_expiry_key!("false", "false", "false"),
+    flags_then_expiry_key!("false", "false", "true"),
+    flags_then_expiry_key!("false", "true", "false"),
+    flags_then_expiry_key!("false", "true", "true"),
+    flags_then_expiry_key!("true", "false", "false"),
+    flags_then_expiry_key!("true", "false", "true"),
+    flags_then_expiry_key!("true", "true", "false"),
+    flags_then_expiry_key!("true", "true", "true"),
+];
+
 /// One entry's permissions as an object two levels deep.
 fn write_permissions(out: &mut Vec<u8>, p: &Permissions) {
-    let flag = |on: bool| -> &'static [u8] { if on { b"true" } else { b"false" } };
-    out.extend_from_slice(b"{\n      \"share_with_ai\": ");
-    out.extend_from_slice(flag(p.share_with_ai));
-    out.extend_from_slice(b",\n      \"share_with_cloud\": ");
-    out.extend_from_slice(flag(p.share_with_cloud));
-    out.extend_from_slice(b",\n      \"read_only\": ");
-    out.extend_from_slice(flag(p.read_only));
-    out.extend_from_slice(b",\n      \"expires_at\": ");
+    let flags = usize::from(p.share_with_ai) << 2
+        | usize::from(p.share_with_cloud) << 1
+        | usize::from(p.read_only);
+    out.extend_from_slice(ENTRY_STARTS[flags]);
     match &p.expires_at {
-        Some(text) => write_json_string(out, text),
-        None => out.extend_from_slice(b"null"),
+        Some(text) => {
+            write_json_string(out, text);
+            out.extend_from_slice(b"\n    }");
+        }
+        None => out.extend_from_slice(b"null\n    }"),
     }
-    out.extend_from_slice(b"\n    }");
 }
 
 /// A JSON string literal, escaped as serde_json escapes it.
