@@ -729,8 +729,7 @@ impl Engine {
             .collect();
         let mut ids = db::objects::insert_fresh_many(&self.conn, &news, now)?.into_iter();
         drop(news);
-        let mut deferred = deferred;
-        for (rel, objects) in &mut deferred {
+        for (rel, objects) in &deferred {
             let file_ids: Vec<Option<i64>> = ids.by_ref().take(objects.len()).collect();
             self.after_fresh_inserts(rel, objects, &file_ids, report, now)?;
         }
@@ -739,29 +738,24 @@ impl Engine {
 
     /// Reports the objects of file `rel` that went in fresh (`ids`, one per
     /// object, `None` where the key was taken) and writes the others the
-    /// usual way. `objects` are only freed afterwards: when all of them
-    /// went in fresh, their keys move into the report rather than being
-    /// copied (a first index reports every object it adds).
+    /// usual way.
     fn after_fresh_inserts(
         &mut self,
         rel: &str,
-        objects: &mut [PreparedObject],
+        objects: &[PreparedObject],
         ids: &[Option<i64>],
         report: &mut BatchReport,
         now: &str,
     ) -> Result<()> {
-        if ids.iter().all(Option::is_some) {
-            report
-                .objects_added
-                .extend(objects.iter_mut().map(|o| std::mem::take(&mut o.key)));
-            // A bulk load began with no object and reads each file once: a
-            // file whose objects all went in fresh has no others to remove.
-            return Ok(());
-        }
         for (object, id) in objects.iter().zip(ids) {
             if id.is_some() {
                 report.objects_added.push(object.key.clone());
             }
+        }
+        if ids.iter().all(Option::is_some) {
+            // A bulk load began with no object and reads each file once: a
+            // file whose objects all went in fresh has no others to remove.
+            return Ok(());
         }
         // Some key was taken: the rest of the file goes the usual way.
         let fresh: HashSet<&str> = objects
@@ -780,7 +774,7 @@ impl Engine {
     fn write_objects(
         &mut self,
         rel: &str,
-        mut objects: Vec<PreparedObject>,
+        objects: Vec<PreparedObject>,
         fresh_inserts: bool,
         report: &mut BatchReport,
         now: &str,
@@ -789,7 +783,7 @@ impl Engine {
             let news: Vec<NewObject<'_>> = objects.iter().map(|o| new_object(rel, o)).collect();
             let ids = db::objects::insert_fresh_many(&self.conn, &news, now)?;
             drop(news);
-            return self.after_fresh_inserts(rel, &mut objects, &ids, report, now);
+            return self.after_fresh_inserts(rel, &objects, &ids, report, now);
         }
         self.write_objects_except(rel, &objects, &HashSet::new(), report, now)
     }
