@@ -11,7 +11,29 @@ use me_nexus::cli::{self, Cli, Command};
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// How long, in milliseconds, memory freed to mimalloc stays mapped before
+/// mimalloc gives it back to the system. Its default, 10 ms, is shorter
+/// than a frame at 60 Hz: the window's memory went back to the system after
+/// every frame and was faulted in (and zeroed) again in the next. With a
+/// second, B5's 600 scrolling frames took 1,000 page faults instead of
+/// 17,500 and 14% less CPU time in all. Memory still goes back once it has
+/// been unused for a second.
+const PURGE_DELAY_MS: std::ffi::c_long = 1000;
+
+/// `mi_option_purge_delay` in mimalloc 2's `mi_option_t` (libmimalloc-sys
+/// does not name it); the test below checks that it is the purge delay.
+const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
+
+#[allow(unsafe_code)]
+fn tune_allocator() {
+    // SAFETY: `mi_option_set` stores a value in mimalloc's option table
+    // (an atomic store). It has no preconditions and may be called at any
+    // time, from any thread.
+    unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, PURGE_DELAY_MS) }
+}
+
 fn main() {
+    tune_allocator();
     let cli = Cli::parse();
     let Some(command) = cli.command else {
         // No subcommand: the desktop window, on the last vault or the picker.
@@ -74,5 +96,27 @@ fn vault_arg(command: &Command) -> Option<std::path::PathBuf> {
             | cli::args::ConflictAction::Dismiss { vault, .. } => Some(vault.clone()),
         },
         Command::Info { .. } | Command::Bench { .. } => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[allow(unsafe_code)]
+    fn option(option: libmimalloc_sys::mi_option_t) -> std::ffi::c_long {
+        // SAFETY: `mi_option_get` reads mimalloc's option table; it has no
+        // preconditions.
+        unsafe { libmimalloc_sys::mi_option_get(option) }
+    }
+
+    /// Option 15 is the purge delay: its default is 10 ms (its neighbours,
+    /// the eager-commit delay and the NUMA node count, default to 1 and 0),
+    /// and `tune_allocator` sets it.
+    #[test]
+    fn the_purge_delay_is_the_option_set() {
+        assert_eq!(option(MI_OPTION_PURGE_DELAY), 10, "mimalloc's default");
+        tune_allocator();
+        assert_eq!(option(MI_OPTION_PURGE_DELAY), PURGE_DELAY_MS);
     }
 }
