@@ -14,11 +14,12 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 /// How long, in milliseconds, memory freed to mimalloc stays mapped before
 /// mimalloc gives it back to the system. Its default, 10 ms, is shorter
 /// than a frame at 60 Hz: the window's memory went back to the system after
-/// every frame and was faulted in (and zeroed) again in the next. With a
-/// second, B5's 600 scrolling frames took 1,000 page faults instead of
-/// 17,500 and 14% less CPU time in all. Memory still goes back once it has
-/// been unused for a second.
-const PURGE_DELAY_MS: std::ffi::c_long = 1000;
+/// every frame and was faulted in (and zeroed) again in the next. With
+/// 100 ms, B5's 600 scrolling frames took about 1,400 page faults instead
+/// of 17,000, and 3 to 6% less CPU time in all (paired runs). A whole
+/// second did no better, and kept the cold index's freed memory long
+/// enough to raise B6's peak from 42 to 46 MB.
+const PURGE_DELAY_MS: std::ffi::c_long = 100;
 
 /// `mi_option_purge_delay` in mimalloc 2's `mi_option_t` (libmimalloc-sys
 /// does not name it); the test below checks that it is the purge delay.
