@@ -26,18 +26,21 @@
 //!
 //! When the batch ends ([`BackgroundCheckpoint::finish`]) the thread copies
 //! what is left while the engine goes on (a [`Drain`]), and the writer gets
-//! SQLite's automatic checkpoint back. The drain holds SQLite's checkpoint
-//! lock while it copies, so the writer's next commits do not copy the same
-//! pages again on their own thread (their automatic checkpoint finds the
-//! lock taken and leaves it).
+//! SQLite's automatic checkpoint back once the thread is copying. A passive
+//! checkpoint holds SQLite's checkpoint lock while it copies, so a commit
+//! of the writer meanwhile does not copy the same pages again on its own
+//! thread (its automatic checkpoint finds the lock taken and leaves it);
+//! and a drain that finds the lock taken tries again rather than stopping.
+//! Stopping a drain (dropping it) interrupts the checkpoint under way,
+//! which SQLite allows at any point: what is left is copied later, by the
+//! writer's automatic checkpoint or when the last connection closes.
 
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use rusqlite::{Connection, OpenFlags};
+use rusqlite::{Connection, InterruptHandle, OpenFlags};
 
 use crate::error::{NexusError, Result};
 
@@ -46,9 +49,9 @@ use crate::error::{NexusError, Result};
 /// [`QUIET_WAL_BYTES`], so that the thread copies first.
 pub const BATCH_AUTOCHECKPOINT_BYTES: i64 = 512 << 20;
 
-/// WAL bytes up to which the thread leaves the copying to the end of the
-/// batch (see the module documentation). Also how much the WAL file may
-/// grow beyond the database during a batch before copying begins.
+/// WAL bytes not yet copied up to which the thread leaves the copying to
+/// the end of the batch (see the module documentation): how far the WAL
+/// may run ahead of the database during a batch before copying begins.
 pub const QUIET_WAL_BYTES: u64 = 128 << 20;
 
 /// [`BATCH_AUTOCHECKPOINT_BYTES`] in pages of `conn`'s database.
@@ -83,8 +86,19 @@ struct Shared {
     drain: AtomicBool,
     /// The thread is about to run (or is running) its draining checkpoints.
     draining: AtomicBool,
+    /// A checkpoint is under way (it holds SQLite's checkpoint lock).
+    in_checkpoint: AtomicBool,
     /// Checkpoints run so far.
     rounds: AtomicU64,
+}
+
+/// The thread connection's interrupt handle (which has no `Debug`).
+struct Interrupter(InterruptHandle);
+
+impl std::fmt::Debug for Interrupter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Interrupter")
+    }
 }
 
 /// A running checkpointer; [`BackgroundCheckpoint::finish`] ends the batch.
@@ -92,6 +106,8 @@ struct Shared {
 pub struct BackgroundCheckpoint {
     shared: Arc<Shared>,
     thread: Option<JoinHandle<()>>,
+    /// Interrupts the thread's checkpoint under way when it must stop.
+    interrupt: Arc<Interrupter>,
     /// The writer's automatic checkpoint before, given back at the end.
     writer_autocheckpoint: i64,
 }
@@ -102,6 +118,7 @@ pub struct BackgroundCheckpoint {
 pub struct Drain {
     shared: Arc<Shared>,
     thread: Option<JoinHandle<()>>,
+    interrupt: Arc<Interrupter>,
 }
 
 /// Starts a checkpointer for the database of `writer`. `None` for a
@@ -135,22 +152,25 @@ fn try_start(writer: &Connection, path: &str, quiet_bytes: u64) -> Result<Backgr
     let writer_autocheckpoint: i64 =
         writer.query_row("PRAGMA wal_autocheckpoint", [], |r| r.get(0))?;
     let batch_pages = batch_autocheckpoint_pages(writer)?;
-    let wal = PathBuf::from(format!("{path}-wal"));
+    let page_size: i64 = writer.query_row("PRAGMA page_size", [], |r| r.get(0))?;
+    let quiet_pages = i64::try_from(quiet_bytes).unwrap_or(i64::MAX) / page_size.max(512);
+    let interrupt = Arc::new(Interrupter(conn.get_interrupt_handle()));
     let shared = Arc::new(Shared::default());
     let thread = std::thread::Builder::new()
         .name("index-checkpoint".into())
         .spawn({
             let shared = Arc::clone(&shared);
-            move || run(&conn, &wal, quiet_bytes, &shared)
+            move || run(&conn, quiet_pages, &shared)
         })
         .map_err(|e| NexusError::Sync(format!("cannot start the checkpointer: {e}")))?;
     let mut running = BackgroundCheckpoint {
         shared,
         thread: Some(thread),
+        interrupt,
         writer_autocheckpoint,
     };
     if let Err(e) = writer.pragma_update(None, "wal_autocheckpoint", batch_pages) {
-        stop_and_join(&running.shared, &mut running.thread);
+        stop_and_join(&running.shared, &running.interrupt, &mut running.thread);
         return Err(e.into());
     }
     Ok(running)
@@ -163,7 +183,7 @@ impl BackgroundCheckpoint {
     }
 
     /// Ends the batch: the thread goes on to copy what is left, and the
-    /// writer gets its automatic checkpoint back once the thread has begun
+    /// writer gets its automatic checkpoint back once the thread is copying
     /// (so that the writer's next commit does not copy it all itself).
     /// Keep the [`Drain`] while the engine goes on.
     pub fn finish(mut self, writer: &Connection) -> Result<Drain> {
@@ -172,7 +192,9 @@ impl BackgroundCheckpoint {
         if let Some(thread) = &thread {
             thread.thread().unpark();
             let deadline = Instant::now() + DRAIN_START_WAIT;
+            // A checkpoint under way (of the batch) holds the lock already.
             while !self.shared.draining.load(Ordering::Acquire)
+                && !self.shared.in_checkpoint.load(Ordering::Acquire)
                 && !thread.is_finished()
                 && Instant::now() < deadline
             {
@@ -182,6 +204,7 @@ impl BackgroundCheckpoint {
         let drain = Drain {
             shared: Arc::clone(&self.shared),
             thread,
+            interrupt: Arc::clone(&self.interrupt),
         };
         writer.pragma_update(None, "wal_autocheckpoint", self.writer_autocheckpoint)?;
         Ok(drain)
@@ -190,7 +213,7 @@ impl BackgroundCheckpoint {
 
 impl Drop for BackgroundCheckpoint {
     fn drop(&mut self) {
-        stop_and_join(&self.shared, &mut self.thread);
+        stop_and_join(&self.shared, &self.interrupt, &mut self.thread);
     }
 }
 
@@ -212,13 +235,18 @@ impl Drain {
 
 impl Drop for Drain {
     fn drop(&mut self) {
-        stop_and_join(&self.shared, &mut self.thread);
+        stop_and_join(&self.shared, &self.interrupt, &mut self.thread);
     }
 }
 
-fn stop_and_join(shared: &Shared, thread: &mut Option<JoinHandle<()>>) {
+/// Stops the thread, interrupting the checkpoint under way, and waits for
+/// it.
+fn stop_and_join(shared: &Shared, interrupt: &Interrupter, thread: &mut Option<JoinHandle<()>>) {
     shared.stop.store(true, Ordering::Relaxed);
     if let Some(thread) = thread.take() {
+        if !thread.is_finished() {
+            interrupt.0.interrupt();
+        }
         thread.thread().unpark();
         if thread.join().is_err() {
             tracing::warn!("the checkpointer thread panicked");
@@ -226,42 +254,77 @@ fn stop_and_join(shared: &Shared, thread: &mut Option<JoinHandle<()>>) {
     }
 }
 
-/// A passive checkpoint: the WAL's frames, and how many of them are in
-/// the database file now.
-fn checkpoint(conn: &Connection, shared: &Shared) -> rusqlite::Result<(i64, i64)> {
-    let result = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
-        Ok((r.get::<_, i64>(1)?, r.get::<_, i64>(2)?))
-    });
-    shared.rounds.fetch_add(1, Ordering::Relaxed);
-    result
+/// What a checkpoint found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Checkpointed {
+    /// Another connection's checkpoint held the lock: nothing was done.
+    Busy,
+    /// The database is not in WAL mode.
+    NoWal,
+    /// The WAL's frames, and how many of them are in the database file.
+    Frames { in_wal: i64, copied: i64 },
 }
 
-/// The thread: quiet until the WAL file holds `quiet_bytes` or the batch
-/// ends, then passive checkpoints until the batch ends, then the drain.
-/// It rests when little is waiting, and when a checkpoint got no further
-/// than the last (a reader's snapshot holds the rest back), so that it
-/// never spins. An error ends it with a warning; the writer's own
-/// automatic checkpoint still bounds the WAL.
-fn run(conn: &Connection, wal: &std::path::Path, quiet_bytes: u64, shared: &Shared) {
+/// A checkpoint in `mode` (`PASSIVE` copies; `NOOP` only counts).
+fn checkpoint(conn: &Connection, mode: &str, shared: &Shared) -> rusqlite::Result<Checkpointed> {
+    shared.in_checkpoint.store(true, Ordering::Release);
+    let result = conn.query_row(&format!("PRAGMA wal_checkpoint({mode})"), [], |r| {
+        Ok((
+            r.get::<_, i64>(0)?,
+            r.get::<_, i64>(1)?,
+            r.get::<_, i64>(2)?,
+        ))
+    });
+    shared.in_checkpoint.store(false, Ordering::Release);
+    if mode != "NOOP" {
+        shared.rounds.fetch_add(1, Ordering::Relaxed);
+    }
+    // SQLite reports (1, -1, -1) when the lock was taken, (0, -1, -1)
+    // outside WAL mode.
+    Ok(match result? {
+        (1, -1, -1) => Checkpointed::Busy,
+        (_, -1, _) => Checkpointed::NoWal,
+        (_, in_wal, copied) => Checkpointed::Frames { in_wal, copied },
+    })
+}
+
+/// Logs why the thread ends on `e`, unless it was told to stop (a stop
+/// interrupts the checkpoint under way).
+fn stopped_on(e: &rusqlite::Error, shared: &Shared) {
+    if !shared.stop.load(Ordering::Relaxed) {
+        tracing::warn!("background checkpoint stopped: {e}");
+    }
+}
+
+/// The thread: quiet until the WAL holds `quiet_pages` pages not yet
+/// copied or the batch ends, then passive checkpoints until the batch ends,
+/// then the drain. It rests when little is waiting, and when a checkpoint
+/// got no further than the last (a reader's snapshot holds the rest back,
+/// or another checkpoint holds the lock), so that it never spins. An error
+/// ends it with a warning; the writer's own automatic checkpoint still
+/// bounds the WAL.
+fn run(conn: &Connection, quiet_pages: i64, shared: &Shared) {
     let batch_on = || !shared.stop.load(Ordering::Relaxed) && !shared.drain.load(Ordering::Relaxed);
-    // Quiet: the WAL file only grows while nothing is copied, so its size
-    // is what the batch has written.
-    while batch_on() && std::fs::metadata(wal).map_or(0, |m| m.len()) < quiet_bytes {
-        std::thread::park_timeout(REST);
+    // Quiet: counting (a NOOP checkpoint takes no lock and copies nothing).
+    while batch_on() {
+        match checkpoint(conn, "NOOP", shared) {
+            Ok(Checkpointed::Frames { in_wal, copied }) if in_wal - copied >= quiet_pages => break,
+            Ok(_) => std::thread::park_timeout(REST),
+            Err(e) => return stopped_on(&e, shared),
+        }
     }
     let mut last_copied = -1;
     while batch_on() {
-        match checkpoint(conn, shared) {
-            Ok((in_wal, copied)) => {
+        match checkpoint(conn, "PASSIVE", shared) {
+            Ok(Checkpointed::Frames { in_wal, copied }) => {
                 if in_wal - copied < IDLE_BELOW_PAGES || copied == last_copied {
                     std::thread::park_timeout(REST);
                 }
                 last_copied = copied;
             }
-            Err(e) => {
-                tracing::warn!("background checkpoint stopped: {e}");
-                return;
-            }
+            Ok(Checkpointed::Busy) => std::thread::park_timeout(REST),
+            Ok(Checkpointed::NoWal) => return,
+            Err(e) => return stopped_on(&e, shared),
         }
     }
     if shared.stop.load(Ordering::Relaxed) {
@@ -271,28 +334,31 @@ fn run(conn: &Connection, wal: &std::path::Path, quiet_bytes: u64, shared: &Shar
 }
 
 /// Copies everything the WAL holds, trying again while a reader's
-/// snapshot holds part of it back, for at most [`DRAIN_TRIES`] rests.
+/// snapshot holds part of it back or another checkpoint holds the lock,
+/// for at most [`DRAIN_TRIES`] rests in a row without progress.
 fn drain(conn: &Connection, shared: &Shared) {
     shared.draining.store(true, Ordering::Release);
     let (mut last_copied, mut stuck) = (-1, 0);
     while !shared.stop.load(Ordering::Relaxed) {
-        match checkpoint(conn, shared) {
-            // -1: not in WAL mode; otherwise everything is copied.
-            Ok((in_wal, copied)) if in_wal < 0 || copied >= in_wal => return,
-            Ok((_, copied)) => {
-                if copied == last_copied {
-                    stuck += 1;
-                    if stuck > DRAIN_TRIES {
-                        return;
-                    }
-                    std::thread::park_timeout(REST);
-                }
+        let progress = match checkpoint(conn, "PASSIVE", shared) {
+            Ok(Checkpointed::Frames { in_wal, copied }) if copied >= in_wal => return,
+            Ok(Checkpointed::Frames { copied, .. }) => {
+                let moved = copied != last_copied;
                 last_copied = copied;
+                moved
             }
-            Err(e) => {
-                tracing::warn!("background checkpoint stopped: {e}");
+            Ok(Checkpointed::Busy) => false,
+            Ok(Checkpointed::NoWal) => return,
+            Err(e) => return stopped_on(&e, shared),
+        };
+        if progress {
+            stuck = 0;
+        } else {
+            stuck += 1;
+            if stuck > DRAIN_TRIES {
                 return;
             }
+            std::thread::park_timeout(REST);
         }
     }
 }
@@ -434,6 +500,46 @@ mod tests {
         );
         running.finish(&writer).unwrap();
         reader.execute_batch("COMMIT").unwrap();
+    }
+
+    /// The quiet size counts the WAL's frames not copied yet, not the WAL
+    /// file's size, which stays at its largest after a checkpoint.
+    #[test]
+    fn a_large_wal_file_from_before_does_not_end_the_quiet() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v.sqlite");
+        let writer = crate::db::open(&path).unwrap();
+        writer
+            .execute_batch(
+                "CREATE TABLE t (x TEXT);
+                 WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 8000)
+                 INSERT INTO t SELECT printf('%0500d', i) FROM n;
+                 PRAGMA wal_checkpoint(PASSIVE);",
+            )
+            .unwrap();
+        let wal_bytes = std::fs::metadata(dir.path().join("v.sqlite-wal"))
+            .unwrap()
+            .len();
+        assert!(wal_bytes > 4 << 20, "{wal_bytes}");
+
+        let running = start_quiet_until(&writer, 2 << 20).unwrap();
+        for chunk in 0..5 {
+            writer
+                .execute_batch(&format!(
+                    "CREATE TABLE u{chunk} (x TEXT);
+                     WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 300)
+                     INSERT INTO u{chunk} SELECT printf('%0500d', i) FROM n;"
+                ))
+                .unwrap();
+        }
+        assert_eq!(running.rounds(), 0, "copied during a small batch");
+        running.finish(&writer).unwrap().wait();
+        let (in_wal, copied): (i64, i64) = writer
+            .query_row("PRAGMA wal_checkpoint(NOOP)", [], |r| {
+                Ok((r.get(1)?, r.get(2)?))
+            })
+            .unwrap();
+        assert_eq!(in_wal, copied, "the drain copied everything");
     }
 
     #[test]

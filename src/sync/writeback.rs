@@ -341,9 +341,10 @@ impl Engine {
             // One of our own writes, not yet indexed (the process died after
             // writing the file): not another program's change. An earlier
             // version named its intents by BLAKE3.
-            let ours = self.is_pending_write(rel, &hash)?
-                || self.is_pending_write(rel, &hash_bytes(bytes))?;
-            if indexed || ours {
+            if indexed
+                || self.is_pending_write(rel, &hash)?
+                || self.is_pending_write(rel, &hash_bytes(bytes))?
+            {
                 return Ok(None);
             }
         }
