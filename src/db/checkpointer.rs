@@ -54,12 +54,6 @@ pub const BATCH_AUTOCHECKPOINT_BYTES: i64 = 512 << 20;
 /// may run ahead of the database during a batch before copying begins.
 pub const QUIET_WAL_BYTES: u64 = 128 << 20;
 
-/// [`BATCH_AUTOCHECKPOINT_BYTES`] in pages of `conn`'s database.
-fn batch_autocheckpoint_pages(conn: &Connection) -> Result<i64> {
-    let page_size: i64 = conn.query_row("PRAGMA page_size", [], |r| r.get(0))?;
-    Ok(BATCH_AUTOCHECKPOINT_BYTES / page_size.max(512))
-}
-
 /// Fewer WAL pages than this waiting: the thread rests a moment.
 const IDLE_BELOW_PAGES: i64 = 256;
 
@@ -151,9 +145,12 @@ fn try_start(writer: &Connection, path: &str, quiet_bytes: u64) -> Result<Backgr
     conn.pragma_update(None, "cache_size", 16)?;
     let writer_autocheckpoint: i64 =
         writer.query_row("PRAGMA wal_autocheckpoint", [], |r| r.get(0))?;
-    let batch_pages = batch_autocheckpoint_pages(writer)?;
-    let page_size: i64 = writer.query_row("PRAGMA page_size", [], |r| r.get(0))?;
-    let quiet_pages = i64::try_from(quiet_bytes).unwrap_or(i64::MAX) / page_size.max(512);
+    // SQLite counts both sizes in pages.
+    let page_size: i64 = writer
+        .query_row("PRAGMA page_size", [], |r| r.get::<_, i64>(0))?
+        .max(512);
+    let batch_pages = BATCH_AUTOCHECKPOINT_BYTES / page_size;
+    let quiet_pages = i64::try_from(quiet_bytes).unwrap_or(i64::MAX) / page_size;
     let interrupt = Arc::new(Interrupter(conn.get_interrupt_handle()));
     let shared = Arc::new(Shared::default());
     let thread = std::thread::Builder::new()
@@ -367,6 +364,17 @@ fn drain(conn: &Connection, shared: &Shared) {
 mod tests {
     use super::*;
 
+    /// Adds table `table` with `rows` rows of about 500 bytes, in one
+    /// commit.
+    fn add_rows(conn: &Connection, table: &str, rows: usize) {
+        conn.execute_batch(&format!(
+            "CREATE TABLE {table} (x TEXT);
+             WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {rows})
+             INSERT INTO {table} SELECT printf('%0500d', i) FROM n;"
+        ))
+        .unwrap();
+    }
+
     fn autocheckpoint(conn: &Connection) -> i64 {
         conn.query_row("PRAGMA wal_autocheckpoint", [], |r| r.get(0))
             .unwrap()
@@ -381,13 +389,7 @@ mod tests {
         let running = start_quiet_until(&writer, 1 << 20).unwrap();
         // 512 MiB of 8 KiB pages.
         assert_eq!(autocheckpoint(&writer), 65536);
-        writer
-            .execute_batch(
-                "CREATE TABLE t (x TEXT);
-                 WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 20000)
-                 INSERT INTO t SELECT printf('%0500d', i) FROM n;",
-            )
-            .unwrap();
+        add_rows(&writer, "t", 20000);
         // The writer's own checkpoint would not run below 512 MiB of WAL,
         // so pages reach the database file only through the thread.
         let deadline = std::time::Instant::now() + Duration::from_secs(20);
@@ -420,13 +422,7 @@ mod tests {
         let writer = crate::db::open(&path).unwrap();
         let running = start(&writer).unwrap();
         for chunk in 0..10 {
-            writer
-                .execute_batch(&format!(
-                    "CREATE TABLE t{chunk} (x TEXT);
-                     WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 2000)
-                     INSERT INTO t{chunk} SELECT printf('%0500d', i) FROM n;"
-                ))
-                .unwrap();
+            add_rows(&writer, &format!("t{chunk}"), 2000);
         }
         // Ten commits of about 1 MiB, each a few milliseconds apart: a
         // thread that copied during the batch would have run by now.
@@ -509,13 +505,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("v.sqlite");
         let writer = crate::db::open(&path).unwrap();
+        add_rows(&writer, "t", 8000);
         writer
-            .execute_batch(
-                "CREATE TABLE t (x TEXT);
-                 WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 8000)
-                 INSERT INTO t SELECT printf('%0500d', i) FROM n;
-                 PRAGMA wal_checkpoint(PASSIVE);",
-            )
+            .execute_batch("PRAGMA wal_checkpoint(PASSIVE);")
             .unwrap();
         let wal_bytes = std::fs::metadata(dir.path().join("v.sqlite-wal"))
             .unwrap()
@@ -524,13 +516,7 @@ mod tests {
 
         let running = start_quiet_until(&writer, 2 << 20).unwrap();
         for chunk in 0..5 {
-            writer
-                .execute_batch(&format!(
-                    "CREATE TABLE u{chunk} (x TEXT);
-                     WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 300)
-                     INSERT INTO u{chunk} SELECT printf('%0500d', i) FROM n;"
-                ))
-                .unwrap();
+            add_rows(&writer, &format!("u{chunk}"), 300);
         }
         assert_eq!(running.rounds(), 0, "copied during a small batch");
         running.finish(&writer).unwrap().wait();

@@ -94,20 +94,13 @@ impl Grants {
     }
 }
 
-/// The hash of permissions.json as recorded in `files` ([`db::fingerprint`]).
-/// A database from before recorded BLAKE3: the file then looks changed
-/// once, is read, and nothing in it differs.
-pub fn permissions_hash(bytes: &[u8]) -> String {
-    db::fingerprint(bytes)
-}
-
 impl PermissionsMirror {
     /// The hash of `bytes`, without hashing them when they are the bytes
     /// last read or written.
     pub fn hash_of(&self, bytes: &[u8]) -> String {
         match &self.file {
             Some(known) if known.bytes == bytes => known.hash.clone(),
-            _ => permissions_hash(bytes),
+            _ => db::file_hash(bytes),
         }
     }
 

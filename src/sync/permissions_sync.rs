@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 use crate::audit::{AuditEntry, Source};
 use crate::db::files::{FileRow, FileStatus};
 use crate::db::problems::Problem;
-use crate::db::{self, hash_bytes, now_rfc3339};
+use crate::db::{self, now_rfc3339};
 use crate::error::{IoContext, NexusError, Result};
 use crate::permissions::file::{self as pfile, PermissionsFile};
 use crate::permissions::model::{PermissionChange, Permissions, diff};
@@ -171,15 +171,14 @@ impl Engine {
         let current_hash = current
             .as_deref()
             .map(|bytes| self.permissions_mirror.hash_of(bytes));
+        // A hash an earlier version recorded (BLAKE3) is compared as such,
+        // so that a file left behind the database by a crash is still
+        // rewritten from it rather than taken in.
         let changed_on_disk = match (&current_hash, &row, current.as_deref()) {
-            // Recorded by an earlier version (BLAKE3, 64 digits): compared
-            // the same way, so that a file left behind the database by a
-            // crash is still rewritten from it rather than taken in.
-            (Some(_), Some(row), Some(bytes)) if row.hash.len() == 64 => {
-                hash_bytes(bytes) != row.hash
+            (Some(hash), Some(row), Some(bytes)) => {
+                !db::matches_stored_hash(&row.hash, bytes, hash)
             }
-            (Some(hash), Some(row), _) => *hash != row.hash,
-            (Some(_), None, _) => true,
+            (Some(_), _, _) => true,
             (None, _, _) => false,
         };
         let mut parsed: Option<PermissionsFile> = None;
@@ -234,7 +233,7 @@ impl Engine {
             (true, Some(bytes), Some(hash)) => (bytes, hash),
             _ => {
                 write_atomic(&path, &desired)?;
-                let hash = crate::sync::permissions_mirror::permissions_hash(&desired);
+                let hash = db::file_hash(&desired);
                 (desired, hash)
             }
         };
