@@ -525,3 +525,97 @@ fn scrolling_a_long_grid_reaches_its_last_rows() {
     });
     assert!(!has_label(&h, "AI: lists/l00.json#1"));
 }
+
+/// The local date an RFC 3339 expiry falls on, and its time of day.
+fn local_day_and_time(expires: &str) -> (chrono::NaiveDate, String) {
+    let local = chrono::DateTime::parse_from_rfc3339(expires)
+        .unwrap()
+        .with_timezone(&chrono::Local);
+    (local.date_naive(), local.format("%H:%M:%S").to_string())
+}
+
+#[test]
+fn the_expiry_calendar_steps_to_the_next_month_and_saves_the_day_chosen() {
+    use chrono::Datelike;
+    let (v, mut h) = open_sample();
+    click(&mut h, "Expires: todos.json#3");
+    step_until(&mut h, "the calendar", |h| has_label(h, "Save"));
+    click(&mut h, "⏵");
+    h.get_all_by_label("1").next().unwrap().click();
+    h.step();
+    h.get_by_label("Save").click();
+    step_until(&mut h, "the expiry in the DB", |_| {
+        perms_of(&v, "todos.json#3").3.is_some()
+    });
+    let today = chrono::Local::now().date_naive();
+    let next_month = today
+        .with_day(1)
+        .unwrap()
+        .checked_add_months(chrono::Months::new(1))
+        .unwrap();
+    let expires = perms_of(&v, "todos.json#3").3.unwrap();
+    assert_eq!(
+        local_day_and_time(&expires),
+        (next_month, "23:59:59".to_string()),
+        "{expires}"
+    );
+    step_until(
+        &mut h,
+        "the calendar closed, the row showing the day",
+        |h| !has_label(h, "Save") && has_label(h, "Clear expiry: todos.json#3"),
+    );
+}
+
+#[test]
+fn escape_closes_the_expiry_calendar_without_a_change() {
+    let (v, mut h) = open_sample();
+    click(&mut h, "Expires: todos.json#3");
+    step_until(&mut h, "the calendar", |h| has_label(h, "Save"));
+    h.get_all_by_label("15").next().unwrap().click();
+    h.step();
+    h.key_press(egui::Key::Escape);
+    step_until(&mut h, "the calendar closed", |h| !has_label(h, "Save"));
+    // A change made after it goes through the same queue: once it has
+    // landed, a save of the calendar would have too.
+    click(&mut h, "AI: todos.json#3");
+    step_until(&mut h, "the AI flag in the DB", |_| {
+        perms_of(&v, "todos.json#3").0
+    });
+    assert_eq!(perms_of(&v, "todos.json#3").3, None);
+    assert!(!has_label(&h, "Clear expiry: todos.json#3"));
+}
+
+#[test]
+fn dragging_a_column_edge_resizes_the_column_in_the_header_and_the_rows() {
+    let (_v, mut h) = open_sample();
+    // The auto-sized columns fit their text a frame after the rows show.
+    h.step();
+    h.step();
+    let header = h.get_by_label("File").rect();
+    let key = h.get_by_label("todos.json#4").rect();
+    let updated = h.get_by_label("Updated").rect();
+    // The edge between Title and File, dragged 80 points to the left.
+    let start = h.get_by_label("Resize File").rect().center();
+    h.hover_at(start);
+    h.step();
+    h.drag_at(start);
+    h.step();
+    for step in 1..=4 {
+        h.hover_at(start - egui::vec2(20.0 * step as f32, 0.0));
+        h.step();
+    }
+    h.drop_at(start - egui::vec2(80.0, 0.0));
+    h.step();
+    h.step();
+    let moved = |before: egui::Rect, after: egui::Rect| after.left() - before.left();
+    let header_moved = moved(header, h.get_by_label("File").rect());
+    let key_moved = moved(key, h.get_by_label("todos.json#4").rect());
+    assert!(
+        (header_moved + 80.0).abs() < 1.5,
+        "header moved {header_moved}"
+    );
+    assert!((key_moved + 80.0).abs() < 1.5, "row cell moved {key_moved}");
+    // The columns right of it stay where they were: File grew leftwards.
+    let updated_moved = moved(updated, h.get_by_label("Updated").rect());
+    assert!(updated_moved.abs() < 0.5, "Updated moved {updated_moved}");
+}

@@ -6,8 +6,9 @@
 use std::sync::Arc;
 
 /// The icons the window uses; a test checks each has a glyph.
-pub const ICONS: [char; 14] = [
-    '🧠', '☁', '🔒', '📆', '⚙', '🔄', '✖', '✔', '🗑', '📂', '✏', '⚠', '✨', '↺',
+pub const ICONS: [char; 20] = [
+    '🧠', '☁', '🔒', '📆', '⚙', '🔄', '✖', '✔', '🗑', '📂', '✏', '⚠', '✨', '↺', '⏶', '⏷', '⏪',
+    '⏴', '⏵', '⏩',
 ];
 
 const NOTO_EMOJI: &[u8] = include_bytes!("../../assets/fonts/NotoEmoji-Regular.ttf");

@@ -1,36 +1,18 @@
-//! The object grid: an egui_extras table with virtualised rows (only the
-//! rows on screen are drawn, and fetched), sortable columns, filters, and a
-//! permission checkbox and expiry date picker per row.
-
-use egui_extras::{Column, DatePickerButton, TableBuilder};
+//! The object grid: the filter bar, and a table with virtualised rows (only
+//! the rows on screen are drawn, and fetched), sortable and resizable
+//! columns, and a permission checkbox and expiry button per row.
+//!
+//! The columns are laid out in [`crate::ui::grid_columns`], each row is
+//! painted by [`crate::ui::grid_row`], and the expiry calendar is
+//! [`crate::ui::expiry_calendar`].
 
 use crate::permissions::model::PermissionChange;
-use crate::query::{GridQuery, PermissionFilter, SortColumn};
+use crate::query::{GridQuery, PermissionFilter};
 use crate::ui::dates;
+use crate::ui::expiry_calendar::{CalendarOutcome, ExpiryCalendar};
+use crate::ui::grid_columns::{self, ColumnLayout, ROW_HEIGHT};
+use crate::ui::grid_row::{RowAction, RowPainter};
 use crate::ui::vault_view::VaultView;
-
-/// The seed's hover texts.
-pub const AI_HOVER: &str = "Allow AI services to read and process this item";
-/// The seed's hover texts.
-pub const CLOUD_HOVER: &str = "Allow this item to be synced to your cloud account";
-/// The seed's hover texts.
-pub const READ_ONLY_HOVER: &str = "Prevent accidental modification of this item";
-/// Hover text of the expiry column.
-pub const EXPIRES_HOVER: &str = "When sharing ends (the end of that day, local time)";
-
-const ROW_HEIGHT: f32 = 24.0;
-
-const COLUMNS: [(&str, SortColumn, &str); 9] = [
-    ("ID", SortColumn::Id, "Row id"),
-    ("Schema", SortColumn::Schema, "Data type"),
-    ("Title", SortColumn::Title, "Title or summary"),
-    ("File", SortColumn::File, "Object key: file, and item id"),
-    ("Updated", SortColumn::Updated, "Last change"),
-    ("🧠 AI", SortColumn::Ai, AI_HOVER),
-    ("☁ Sync", SortColumn::Cloud, CLOUD_HOVER),
-    ("🔒 Read-only", SortColumn::ReadOnly, READ_ONLY_HOVER),
-    ("📆 Expires", SortColumn::Expires, EXPIRES_HOVER),
-];
 
 /// The id of the filter text field of the grid `id_salt` (Ctrl+F focuses
 /// the main one).
@@ -86,12 +68,6 @@ pub fn filters_ui(ui: &mut egui::Ui, view: &mut VaultView, id_salt: &str) {
     view.set_query(query);
 }
 
-enum RowAction {
-    Select(String),
-    Permission(String, PermissionChange),
-    Sort(SortColumn),
-}
-
 /// Draws the grid. `id_salt` keeps two grids (main window and settings)
 /// apart.
 pub fn object_grid_ui(ui: &mut egui::Ui, view: &mut VaultView, id_salt: &str) {
@@ -102,9 +78,7 @@ pub fn object_grid_ui(ui: &mut egui::Ui, view: &mut VaultView, id_salt: &str) {
         });
         return;
     };
-    let mut actions = Vec::new();
-    // The rows on screen, to fetch the pages they need.
-    let mut visible: Option<std::ops::Range<usize>> = None;
+    let grid_id = egui::Id::unique(("object-grid", id_salt));
     let selected_index = if view.scroll_to_selection {
         view.selected
             .as_deref()
@@ -113,215 +87,113 @@ pub fn object_grid_ui(ui: &mut egui::Ui, view: &mut VaultView, id_salt: &str) {
         None
     };
     view.scroll_to_selection = false;
-    // Labels in rows must not take clicks: a click anywhere selects the row.
-    ui.style_mut().interaction.selectable_labels = false;
-    let mut table = TableBuilder::new(ui)
-        .id_salt(id_salt)
-        .striped(true)
-        .resizable(true)
-        .sense(egui::Sense::click())
-        .cell_layout(egui::Layout::left_to_right(egui::Align::Center))
-        .column(Column::auto().at_least(36.0))
-        .column(Column::initial(120.0).at_least(60.0).clip(true))
-        .column(Column::remainder().at_least(120.0).clip(true))
-        .column(Column::initial(190.0).at_least(80.0).clip(true))
-        .column(Column::auto().at_least(100.0))
-        .column(Column::exact(52.0))
-        .column(Column::exact(62.0))
-        .column(Column::exact(96.0))
-        .column(Column::exact(200.0))
-        .min_scrolled_height(0.0);
-    if let Some(index) = selected_index {
-        table = table.scroll_to_row(index, Some(egui::Align::Center));
-    }
+
+    // The scroll bar takes room only when it is not floating over the rows.
+    let width = ui.available_width() - ui.spacing().scroll.allocated_width();
+    let layout = ColumnLayout::new(
+        ui.ctx(),
+        grid_id,
+        ui.cursor().left(),
+        width,
+        ui.spacing().item_spacing.x,
+    );
     let query = view.query.clone();
-    table
-        .header(ROW_HEIGHT, |mut header| {
-            for (title, column, hover) in COLUMNS {
-                header.col(|ui| {
-                    let sorted = query.sort == column;
-                    let arrow = match (sorted, query.descending) {
-                        (true, false) => " ⏶",
-                        (true, true) => " ⏷",
-                        _ => "",
-                    };
-                    if ui
-                        .selectable_label(sorted, format!("{title}{arrow}"))
-                        .on_hover_text(format!("{hover} (click to sort)"))
-                        .clicked()
-                    {
-                        actions.push(RowAction::Sort(column));
+    let header_top = ui.cursor().top();
+    let sort = grid_columns::header_ui(ui, &layout, query.sort, query.descending);
+
+    let mut actions = Vec::new();
+    let mut calendar_anchor = None;
+    let calendar_id = grid_id.with("expiry-calendar");
+    let mut calendar: Option<ExpiryCalendar> = ui.data(|d| d.get_temp(calendar_id));
+    let calendar_key = calendar.as_ref().map(|c| c.key.clone());
+    // The rows on screen, to fetch the pages they need.
+    let mut visible = 0..0;
+    let mut scroll = egui::ScrollArea::vertical()
+        .id_salt(grid_id.with("rows"))
+        .auto_shrink([false, false]);
+    if let Some(index) = selected_index {
+        // The selected row in the middle of the rows' height.
+        let rows_height = ui.available_height();
+        let offset = index as f32 * ROW_HEIGHT - (rows_height - ROW_HEIGHT) / 2.0;
+        scroll = scroll.vertical_scroll_offset(offset.max(0.0));
+    }
+    let rows = scroll.show_viewport(ui, |ui, viewport| {
+        let (_, content) = ui.allocate_space(egui::vec2(width, total as f32 * ROW_HEIGHT));
+        let first = (viewport.min.y / ROW_HEIGHT).floor().max(0.0) as usize;
+        let end = ((viewport.max.y / ROW_HEIGHT).ceil().max(0.0) as usize).min(total);
+        visible = first.min(end)..end;
+        let painter = RowPainter::new(ui, grid_id, layout);
+        for index in visible.clone() {
+            let top = content.top() + index as f32 * ROW_HEIGHT;
+            let rect =
+                egui::Rect::from_x_y_ranges(layout.table, egui::Rangef::new(top, top + ROW_HEIGHT));
+            match view.grid.row_at(index) {
+                Some(data) => {
+                    let selected = view.selected.as_deref() == Some(data.key.as_str());
+                    let expiry = painter.row(ui, rect, index, data, selected, &mut actions);
+                    if calendar_key.as_deref() == Some(data.key.as_str()) {
+                        calendar_anchor = Some(expiry);
                     }
-                });
-            }
-        })
-        .body(|body| {
-            body.rows(ROW_HEIGHT, total, |mut row| {
-                let index = row.index();
-                visible = Some(match visible.take() {
-                    Some(range) => range.start.min(index)..range.end.max(index + 1),
-                    None => index..index + 1,
-                });
-                let Some(data) = view.grid.row_at(index) else {
-                    row.col(|ui| {
-                        ui.weak("…");
-                    });
-                    row.col(|ui| {
-                        ui.weak("…");
-                    });
-                    return;
-                };
-                let key = data.key.clone();
-                row.set_selected(view.selected.as_deref() == Some(key.as_str()));
-                let p = data.permissions.clone();
-                row.col(|ui| {
-                    ui.label(data.id.to_string());
-                });
-                row.col(|ui| {
-                    ui.label(&data.schema_name);
-                });
-                row.col(|ui| {
-                    let lock = if p.read_only { "🔒 " } else { "" };
-                    ui.label(format!("{lock}{}", data.title));
-                });
-                row.col(|ui| {
-                    ui.label(egui::RichText::new(&data.key).monospace())
-                        .on_hover_text(&data.file_path);
-                });
-                row.col(|ui| {
-                    ui.label(dates::short(&data.updated_at));
-                });
-                let flag =
-                    |ui: &mut egui::Ui, value: bool, name: &str, hover: &str| -> Option<bool> {
-                        let mut v = value;
-                        let response = ui
-                            .add(egui::Checkbox::without_text(&mut v))
-                            .on_hover_text(hover);
-                        let label = format!("{name}: {key}");
-                        response.widget_info(|| {
-                            egui::WidgetInfo::selected(egui::Role::CheckBox, true, v, &label)
-                        });
-                        response.changed().then_some(v)
-                    };
-                row.col(|ui| {
-                    if let Some(v) = flag(ui, p.share_with_ai, "AI", AI_HOVER) {
-                        actions.push(RowAction::Permission(
-                            key.clone(),
-                            PermissionChange {
-                                share_with_ai: Some(v),
-                                ..PermissionChange::default()
-                            },
-                        ));
-                    }
-                });
-                row.col(|ui| {
-                    if let Some(v) = flag(ui, p.share_with_cloud, "Cloud", CLOUD_HOVER) {
-                        actions.push(RowAction::Permission(
-                            key.clone(),
-                            PermissionChange {
-                                share_with_cloud: Some(v),
-                                ..PermissionChange::default()
-                            },
-                        ));
-                    }
-                });
-                row.col(|ui| {
-                    if let Some(v) = flag(ui, p.read_only, "Read-only", READ_ONLY_HOVER) {
-                        actions.push(RowAction::Permission(
-                            key.clone(),
-                            PermissionChange {
-                                read_only: Some(v),
-                                ..PermissionChange::default()
-                            },
-                        ));
-                    }
-                });
-                row.col(|ui| {
-                    if let Some(change) =
-                        expiry_ui(ui, id_salt, &key, p.expires_at.as_deref(), data.expired)
-                    {
-                        actions.push(RowAction::Permission(key.clone(), change));
-                    }
-                });
-                if row.response().clicked() {
-                    actions.push(RowAction::Select(key));
                 }
-            });
-        });
-    if let Some(range) = visible {
-        view.request_rows(range);
+                None => painter.placeholder(rect, index),
+            }
+        }
+        grid_columns::grow_auto_columns(ui.ctx(), grid_id, &layout, painter.needed_widths());
+    });
+    let y = egui::Rangef::new(header_top, rows.inner_rect.bottom());
+    grid_columns::resize_handles_ui(ui, grid_id, &layout, y);
+    view.request_rows(visible);
+
+    if let Some(calendar) = calendar.as_mut() {
+        if let Some(anchor) = calendar_anchor {
+            calendar.follow(anchor);
+        }
+        match calendar.ui(ui.ctx(), calendar_id) {
+            CalendarOutcome::Open => {
+                let kept = calendar.clone();
+                ui.data_mut(|d| d.insert_temp(calendar_id, kept));
+            }
+            CalendarOutcome::Save(date) => {
+                match dates::end_of_day_local(date) {
+                    Some(text) => actions.push(RowAction::Permission(
+                        calendar.key.clone(),
+                        PermissionChange {
+                            expires_at: Some(Some(text)),
+                            ..PermissionChange::default()
+                        },
+                    )),
+                    None => view.toasts.error(format!(
+                        "{date} has no end of day in the local time zone; choose another day"
+                    )),
+                }
+                ui.data_mut(|d| d.remove::<ExpiryCalendar>(calendar_id));
+            }
+            CalendarOutcome::Dismissed => ui.data_mut(|d| d.remove::<ExpiryCalendar>(calendar_id)),
+        }
+    }
+
+    if let Some(column) = sort {
+        let mut query = view.query.clone();
+        if query.sort == column {
+            query.descending = !query.descending;
+        } else {
+            query.sort = column;
+            query.descending = false;
+        }
+        view.set_query(query);
     }
     for action in actions {
         match action {
             RowAction::Select(key) => view.select(Some(key)),
             RowAction::Permission(key, change) => view.set_permission(&key, change),
-            RowAction::Sort(column) => {
-                let mut query = view.query.clone();
-                if query.sort == column {
-                    query.descending = !query.descending;
-                } else {
-                    query.sort = column;
-                    query.descending = false;
-                }
-                view.set_query(query);
+            RowAction::OpenCalendar {
+                key,
+                current,
+                anchor,
+            } => {
+                let calendar = ExpiryCalendar::open(ui.ctx(), &key, current, anchor);
+                ui.data_mut(|d| d.insert_temp(calendar_id, calendar));
             }
         }
     }
-}
-
-/// The expiry cell: a date picker (the chosen day ends at 23:59:59 local
-/// time) and a clear button. Returns a change when the user made one.
-pub fn expiry_ui(
-    ui: &mut egui::Ui,
-    id_salt: &str,
-    key: &str,
-    expires_at: Option<&str>,
-    expired: bool,
-) -> Option<PermissionChange> {
-    let mut change = None;
-    let current = expires_at.and_then(dates::local_date_of);
-    let mut date = current
-        .or_else(|| Some(dates::today()))
-        .and_then(dates::to_jiff)
-        .unwrap_or_default();
-    let before = date;
-    let format = if current.is_some() {
-        "%Y-%m-%d"
-    } else {
-        "Never"
-    };
-    let response = ui
-        .add(
-            DatePickerButton::new(&mut date)
-                .id_salt(&format!("{id_salt}/{key}"))
-                .format(format)
-                .calendar_week(false),
-        )
-        .on_hover_text(EXPIRES_HOVER);
-    let label = format!("Expires: {key}");
-    response.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Button, true, &label));
-    if (date != before || (response.changed() && current.is_none()))
-        && let Some(text) = dates::from_jiff(date).and_then(dates::end_of_day_local)
-    {
-        change = Some(PermissionChange {
-            expires_at: Some(Some(text)),
-            ..PermissionChange::default()
-        });
-    }
-    if current.is_some() {
-        if expired {
-            ui.colored_label(ui.visuals().error_fg_color, "expired")
-                .on_hover_text("Sharing has expired: the flags count as revoked");
-        }
-        let clear = ui.small_button("✖").on_hover_text("Clear the expiry");
-        let clear_label = format!("Clear expiry: {key}");
-        clear.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Button, true, &clear_label));
-        if clear.clicked() {
-            change = Some(PermissionChange {
-                expires_at: Some(None),
-                ..PermissionChange::default()
-            });
-        }
-    }
-    change
 }

@@ -7,15 +7,20 @@
 //! - [`vault_view`]: the state of an open vault, fed by the sync service and
 //!   the reader thread;
 //! - [`header`], [`stats_cards`], [`grid`], [`detail`], [`form`],
-//!   [`settings`]: the parts of the main window;
+//!   [`settings`]: the parts of the main window; the grid's columns, rows
+//!   and expiry calendar are in [`grid_columns`], [`grid_row`] and
+//!   [`expiry_calendar`];
 //! - [`dates`], [`fonts`], [`toasts`]: helpers.
 
 pub mod app;
 pub mod dates;
 pub mod detail;
+pub mod expiry_calendar;
 pub mod fonts;
 pub mod form;
 pub mod grid;
+pub mod grid_columns;
+pub mod grid_row;
 pub mod header;
 pub mod headless;
 pub mod picker;
