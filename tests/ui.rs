@@ -218,7 +218,12 @@ fn a_file_changed_on_disk_shows_up_in_the_grid() {
     step_until(&mut h, "the new row and card", |h| {
         has_label(h, "AI: todos.json#9") && has_label(h, "Total objects: 12")
     });
-    assert!(has_label(&h, "Written by another program"));
+    // The row reads out its title (the cells are painted, the row is the
+    // node).
+    assert!(
+        h.query_by_label_contains("Written by another program")
+            .is_some()
+    );
 }
 
 #[test]
@@ -618,4 +623,59 @@ fn dragging_a_column_edge_resizes_the_column_in_the_header_and_the_rows() {
     // The columns right of it stay where they were: File grew leftwards.
     let updated_moved = moved(updated, h.get_by_label("Updated").rect());
     assert!(updated_moved.abs() < 0.5, "Updated moved {updated_moved}");
+}
+
+#[test]
+fn the_expiry_calendar_takes_the_keyboard_focus_and_gives_it_back() {
+    use chrono::Datelike;
+    let (v, mut h) = open_sample();
+    h.get_by_label("Expires: todos.json#3").focus();
+    h.step();
+    assert!(h.get_by_label("Expires: todos.json#3").is_focused());
+    h.key_press(egui::Key::Enter);
+    let today = chrono::Local::now().date_naive().day().to_string();
+    step_until(&mut h, "the calendar, today's day focused", |h| {
+        has_label(h, "Save") && h.get_all_by_label(&today).any(|n| n.is_focused())
+    });
+    h.key_press(egui::Key::Escape);
+    step_until(&mut h, "the calendar closed, the focus back", |h| {
+        !has_label(h, "Save") && h.get_by_label("Expires: todos.json#3").is_focused()
+    });
+    assert_eq!(perms_of(&v, "todos.json#3").3, None);
+}
+
+#[test]
+fn a_column_cannot_be_dragged_wider_than_the_title_column_can_give() {
+    let (_v, mut h) = open_sample();
+    h.step();
+    h.step();
+    let expires = h.get_by_label("📆 Expires").rect();
+    let start = h.get_by_label("Resize File").rect().center();
+    h.hover_at(start);
+    h.step();
+    h.drag_at(start);
+    h.step();
+    for step in 1..=5 {
+        h.hover_at(start - egui::vec2(400.0 * step as f32, 0.0));
+        h.step();
+    }
+    h.drop_at(start - egui::vec2(2000.0, 0.0));
+    h.step();
+    h.step();
+    // Title keeps its minimum of 120 points (plus the 8-point gap), and
+    // the columns after File stay where they were, inside the window.
+    let title = h.get_by_label("Title").rect().left();
+    let file = h.get_by_label("File").rect().left();
+    assert!(
+        file - title >= 127.5,
+        "Title is {} wide",
+        file - title - 8.0
+    );
+    assert!(
+        file - title <= 129.0,
+        "Title is {} wide",
+        file - title - 8.0
+    );
+    let moved = h.get_by_label("📆 Expires").rect().left() - expires.left();
+    assert!(moved.abs() < 0.5, "Expires moved {moved}");
 }

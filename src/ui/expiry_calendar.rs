@@ -19,10 +19,14 @@ pub struct ExpiryCalendar {
     month: NaiveDate,
     /// The day chosen so far.
     pub chosen: NaiveDate,
-    /// Where the popup hangs: under the cell that opened it.
-    anchor: egui::Rect,
-    /// The pass it opened in: that click is not a click elsewhere.
-    opened_in_pass: u64,
+    /// That button, which gets the keyboard focus back when the calendar
+    /// closes if it had it when the calendar opened.
+    button: egui::Id,
+    /// Opened from the keyboard: the focus moves to the chosen day (the
+    /// calendar comes after every row in the Tab order).
+    keyboard: bool,
+    /// The focus still has to move into the calendar.
+    focus_pending: bool,
 }
 
 /// What the user did with the calendar this frame.
@@ -38,35 +42,29 @@ pub enum CalendarOutcome {
 
 impl ExpiryCalendar {
     /// A calendar for `key` showing the month of `current` (or of today),
-    /// below `anchor`.
-    pub fn open(
-        ctx: &egui::Context,
-        key: &str,
-        current: Option<NaiveDate>,
-        anchor: egui::Rect,
-    ) -> Self {
+    /// opened by the button `button`, which had the keyboard focus when it
+    /// was clicked if `keyboard`.
+    pub fn open(key: &str, current: Option<NaiveDate>, button: egui::Id, keyboard: bool) -> Self {
         let chosen = current.unwrap_or_else(crate::ui::dates::today);
         ExpiryCalendar {
             key: key.to_string(),
             month: first_of_month(chosen),
             chosen,
-            anchor,
-            opened_in_pass: ctx.cumulative_pass_nr(),
+            button,
+            keyboard,
+            focus_pending: keyboard,
         }
     }
 
-    /// Keeps the popup under its cell while the row is on screen.
-    pub fn follow(&mut self, anchor: egui::Rect) {
-        self.anchor = anchor;
-    }
-
-    /// Shows the popup with the egui id `id`.
-    pub fn ui(&mut self, ctx: &egui::Context, id: egui::Id) -> CalendarOutcome {
+    /// Shows the popup with the egui id `id` under `anchor`, its button
+    /// (from the pass after the one it opened in, so the opening click is
+    /// not a click elsewhere).
+    pub fn ui(&mut self, ctx: &egui::Context, id: egui::Id, anchor: egui::Rect) -> CalendarOutcome {
         let mut outcome = CalendarOutcome::Open;
-        let mut pos = self.anchor.left_bottom();
+        let mut pos = anchor.left_bottom();
         let screen = ctx.content_rect();
         if pos.x + WIDTH + 20.0 > screen.right() {
-            pos.x = (self.anchor.right() - WIDTH - 20.0).max(screen.left());
+            pos.x = (anchor.right() - WIDTH - 20.0).max(screen.left());
         }
         let area = egui::Area::new(id)
             .kind(egui::UiKind::Picker)
@@ -78,13 +76,16 @@ impl ExpiryCalendar {
                     outcome = self.contents_ui(ui, id);
                 });
             });
-        let just_opened = ctx.cumulative_pass_nr() == self.opened_in_pass;
         if outcome == CalendarOutcome::Open
-            && !just_opened
-            && (ctx.input(|i| i.key_pressed(egui::Key::Escape))
+            // Consumed: Escape closes the calendar, not the Settings modal
+            // around it as well.
+            && (ctx.input_mut(|i| i.consume_key(egui::Modifiers::NONE, egui::Key::Escape))
                 || area.response.clicked_elsewhere())
         {
             outcome = CalendarOutcome::Dismissed;
+        }
+        if outcome != CalendarOutcome::Open && self.keyboard {
+            ctx.memory_mut(|m| m.request_focus(self.button));
         }
         outcome
     }
@@ -136,6 +137,10 @@ impl ExpiryCalendar {
                     }
                     let response =
                         ui.add_sized(DAY, egui::Button::selectable(date == self.chosen, text));
+                    if self.focus_pending && date == self.chosen {
+                        response.request_focus();
+                        self.focus_pending = false;
+                    }
                     if response.clicked() {
                         self.chosen = date;
                     }

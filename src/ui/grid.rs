@@ -112,17 +112,19 @@ pub fn object_grid_ui(ui: &mut egui::Ui, view: &mut VaultView, id_salt: &str) {
         .id_salt(grid_id.with("rows"))
         .auto_shrink([false, false]);
     if let Some(index) = selected_index {
-        // The selected row in the middle of the rows' height.
+        // The selected row in the middle of the rows' height, within the
+        // scroll range (past its end, egui would spring back over frames).
         let rows_height = ui.available_height();
         let offset = index as f32 * ROW_HEIGHT - (rows_height - ROW_HEIGHT) / 2.0;
-        scroll = scroll.vertical_scroll_offset(offset.max(0.0));
+        let last = (total as f32 * ROW_HEIGHT - rows_height).max(0.0);
+        scroll = scroll.vertical_scroll_offset(offset.clamp(0.0, last));
     }
     let rows = scroll.show_viewport(ui, |ui, viewport| {
         let (_, content) = ui.allocate_space(egui::vec2(width, total as f32 * ROW_HEIGHT));
         let first = (viewport.min.y / ROW_HEIGHT).floor().max(0.0) as usize;
         let end = ((viewport.max.y / ROW_HEIGHT).ceil().max(0.0) as usize).min(total);
         visible = first.min(end)..end;
-        let painter = RowPainter::new(ui, grid_id, layout);
+        let painter = RowPainter::new(ui, grid_id, layout, calendar_key.clone());
         for index in visible.clone() {
             let top = content.top() + index as f32 * ROW_HEIGHT;
             let rect =
@@ -144,11 +146,11 @@ pub fn object_grid_ui(ui: &mut egui::Ui, view: &mut VaultView, id_salt: &str) {
     grid_columns::resize_handles_ui(ui, grid_id, &layout, y);
     view.request_rows(visible);
 
-    if let Some(calendar) = calendar.as_mut() {
-        if let Some(anchor) = calendar_anchor {
-            calendar.follow(anchor);
-        }
-        match calendar.ui(ui.ctx(), calendar_id) {
+    // The calendar shows under its button, and only while that is drawn:
+    // it hides while its row is scrolled or filtered away (or the grid is
+    // not shown) and comes back with it.
+    if let Some((calendar, anchor)) = calendar.as_mut().zip(calendar_anchor) {
+        match calendar.ui(ui.ctx(), calendar_id, anchor) {
             CalendarOutcome::Open => {
                 let kept = calendar.clone();
                 ui.data_mut(|d| d.insert_temp(calendar_id, kept));
@@ -189,9 +191,10 @@ pub fn object_grid_ui(ui: &mut egui::Ui, view: &mut VaultView, id_salt: &str) {
             RowAction::OpenCalendar {
                 key,
                 current,
-                anchor,
+                button,
+                keyboard,
             } => {
-                let calendar = ExpiryCalendar::open(ui.ctx(), &key, current, anchor);
+                let calendar = ExpiryCalendar::open(&key, current, button, keyboard);
                 ui.data_mut(|d| d.insert_temp(calendar_id, calendar));
             }
         }

@@ -222,17 +222,17 @@ pub fn header_ui(
             (true, true) => " ⏷",
             _ => "",
         };
-        let response = ui
-            .scope_builder(
-                egui::UiBuilder::new()
-                    .max_rect(cell)
-                    .layout(egui::Layout::left_to_right(egui::Align::Center)),
-                |ui| {
-                    ui.set_clip_rect(cell.intersect(ui.clip_rect()));
-                    ui.selectable_label(sorted, format!("{}{arrow}", spec.title))
-                },
-            )
-            .inner
+        // A child Ui that does not move the parent's cursor: the header's
+        // space is allocated above.
+        let mut child = ui.new_child(
+            egui::UiBuilder::new()
+                .id_salt(("grid-header", i))
+                .max_rect(cell)
+                .layout(egui::Layout::left_to_right(egui::Align::Center)),
+        );
+        child.set_clip_rect(cell.intersect(ui.clip_rect()));
+        let response = child
+            .selectable_label(sorted, format!("{}{arrow}", spec.title))
             .on_hover_text(format!("{} (click to sort)", spec.hover));
         if response.clicked() {
             clicked = Some(spec.sort);
@@ -251,6 +251,12 @@ pub fn resize_handles_ui(ui: &mut egui::Ui, id: egui::Id, layout: &ColumnLayout,
         .iter()
         .position(|c| matches!(c.width, Width::Remainder { .. }))
         .unwrap_or(COLUMN_COUNT);
+    // How much narrower the Title column can get: no column grows past it,
+    // so the table never outgrows the window by a drag.
+    let slack = match COLUMNS.get(remainder).map(|c| c.width) {
+        Some(Width::Remainder { min }) => (layout.cells[remainder].span() - min).max(0.0),
+        _ => 0.0,
+    };
     let mut widths: Option<Widths> = None;
     for (i, spec) in COLUMNS.iter().enumerate() {
         let Width::Resizable { min, .. } = spec.width else {
@@ -283,12 +289,23 @@ pub fn resize_handles_ui(ui: &mut egui::Ui, id: egui::Id, layout: &ColumnLayout,
         if active {
             ui.ctx().set_cursor_icon(egui::CursorIcon::ResizeColumn);
         }
-        let delta = response.drag_delta().x;
-        if delta != 0.0 {
-            let w = widths.get_or_insert_with(|| {
-                ui.data_mut(|d| d.get_persisted::<Widths>(id).unwrap_or_default())
-            });
-            w.0[i] = (layout.cells[i].span() + sign * delta).max(min);
+        // The edge follows the pointer (not the sum of its moves, which
+        // drifts once a limit is hit), between the column's minimum and
+        // what the Title column can give up.
+        if let Some(pointer) = response
+            .interact_pointer_pos()
+            .filter(|_| response.dragged())
+        {
+            let span = layout.cells[i].span();
+            let wanted = span + sign * (pointer.x - x);
+            let most = span + slack;
+            let new = wanted.min(most).max(min);
+            if (new - span).abs() > f32::EPSILON {
+                let w = widths.get_or_insert_with(|| {
+                    ui.data_mut(|d| d.get_persisted::<Widths>(id).unwrap_or_default())
+                });
+                w.0[i] = new;
+            }
         }
     }
     if let Some(widths) = widths {

@@ -29,14 +29,17 @@ pub enum RowAction {
     Select(String),
     /// Changed a flag or cleared the expiry.
     Permission(String, PermissionChange),
-    /// Clicked the expiry button: open the calendar below `anchor`.
+    /// Clicked the expiry button: open the calendar below it.
     OpenCalendar {
         /// The object.
         key: String,
         /// Its expiry date, if it has one.
         current: Option<NaiveDate>,
-        /// The button.
-        anchor: Rect,
+        /// The button's egui id.
+        button: egui::Id,
+        /// Whether the button had the keyboard focus (clicked with Space or
+        /// Enter).
+        keyboard: bool,
     },
 }
 
@@ -46,6 +49,8 @@ struct Control<'a> {
     id: egui::Id,
     hover: &'a str,
     name: &'a dyn Fn() -> String,
+    /// Drawn as open: its popup shows.
+    open: bool,
 }
 
 impl Control<'_> {
@@ -60,6 +65,8 @@ impl Control<'_> {
 pub struct RowPainter {
     grid_id: egui::Id,
     layout: ColumnLayout,
+    /// The object whose expiry calendar is open.
+    calendar_key: Option<String>,
     painter: egui::Painter,
     body: FontId,
     mono: FontId,
@@ -75,12 +82,19 @@ pub struct RowPainter {
 
 impl RowPainter {
     /// Reads the fonts and colours of `ui` once for the frame, whose
-    /// columns are `layout`.
-    pub fn new(ui: &egui::Ui, grid_id: egui::Id, layout: ColumnLayout) -> Self {
+    /// columns are `layout`, with the expiry calendar of `calendar_key`
+    /// open.
+    pub fn new(
+        ui: &egui::Ui,
+        grid_id: egui::Id,
+        layout: ColumnLayout,
+        calendar_key: Option<String>,
+    ) -> Self {
         let visuals = ui.visuals();
         RowPainter {
             grid_id,
             layout,
+            calendar_key,
             painter: ui.painter().clone(),
             body: egui::TextStyle::Body.resolve(ui.style()),
             mono: egui::TextStyle::Monospace.resolve(ui.style()),
@@ -96,7 +110,7 @@ impl RowPainter {
 
     /// A row whose page has not arrived yet.
     pub fn placeholder(&self, rect: Rect, index: usize) {
-        if index % 2 == 1 {
+        if is_striped(index) {
             self.painter.rect_filled(rect, 0.0, self.stripe);
         }
         for column in [col::ID, col::SCHEMA] {
@@ -127,12 +141,23 @@ impl RowPainter {
         // The row first, so that the controls painted over it take their
         // own clicks.
         let response = ui.interact(rect, id, Sense::click());
-        response.widget_info(|| WidgetInfo::selected(egui::Role::Row, true, selected, &row.title));
+        // The painted cells have no nodes of their own: the row's name
+        // reads them out.
+        response.widget_info(|| {
+            let name = format!(
+                "Row {}: {}, {}, updated {}",
+                row.id,
+                row.title,
+                row.schema_name,
+                dates::short(&row.updated_at)
+            );
+            WidgetInfo::selected(egui::Role::Row, true, selected, name)
+        });
         let fill = if selected {
             Some(self.selected_fill)
         } else if response.hovered() {
             Some(self.hovered_fill)
-        } else if index % 2 == 1 {
+        } else if is_striped(index) {
             Some(self.stripe)
         } else {
             None
@@ -185,6 +210,7 @@ impl RowPainter {
                 id: id.with(column),
                 hover,
                 name: &|| format!("{name}: {}", row.key),
+                open: false,
             };
             if let Some(v) = self.flag(ui, layout.cell(column, y), value, &control) {
                 let mut change = PermissionChange::default();
@@ -301,13 +327,15 @@ impl RowPainter {
             id: id.with("expiry"),
             hover: EXPIRES_HOVER,
             name: &|| format!("Expires: {}", row.key),
+            open: self.calendar_key.as_deref() == Some(row.key.as_str()),
         };
         let button = self.button(ui, cell.left_center(), text, false, &control);
         if button.clicked() {
             actions.push(RowAction::OpenCalendar {
                 key: row.key.clone(),
                 current,
-                anchor: button.rect,
+                button: button.id,
+                keyboard: button.has_focus(),
             });
         }
         if current.is_none() {
@@ -324,13 +352,17 @@ impl RowPainter {
                 color,
             );
             ui.interact(rect, id.with("expired"), Sense::hover())
-                .on_hover_text("Sharing has expired: the flags count as revoked");
+                .on_hover_text("Sharing has expired: the flags count as revoked")
+                .widget_info(|| {
+                    WidgetInfo::labeled(egui::Role::Label, true, format!("Expired: {}", row.key))
+                });
             x = rect.right() + gap;
         }
         let control = Control {
             id: id.with("clear"),
             hover: "Clear the expiry",
             name: &|| format!("Clear expiry: {}", row.key),
+            open: false,
         };
         let clear = self.button(
             ui,
@@ -377,7 +409,11 @@ impl RowPainter {
         let rect = Rect::from_min_size(pos2(left_center.x, left_center.y - size.y / 2.0), size);
         let response = control.interact(ui, rect);
         response.widget_info(|| WidgetInfo::labeled(egui::Role::Button, true, (control.name)()));
-        let visuals = ui.style().interact(&response);
+        let visuals = if control.open {
+            ui.visuals().widgets.open
+        } else {
+            *ui.style().interact(&response)
+        };
         self.painter.rect(
             rect.expand(visuals.expansion),
             visuals.corner_radius,
@@ -389,4 +425,10 @@ impl RowPainter {
         self.painter.galley(pos, galley, visuals.text_color());
         response
     }
+}
+
+/// Whether the `index`th row has the stripe: every other one, from the
+/// first, as egui_extras's tables.
+fn is_striped(index: usize) -> bool {
+    index.is_multiple_of(2)
 }
