@@ -119,15 +119,15 @@ impl Live {
         wait_until("the new text", DEADLINE, || self.text_of(key) == text);
         self.settle(marker);
         let updated = self.count(key, |e| match e {
-            SyncEvent::ObjectsChanged { updated, .. } => updated.clone(),
+            SyncEvent::ObjectsChanged { updated, .. } => updated.first().to_vec(),
             _ => Vec::new(),
         });
         let removed = self.count(key, |e| match e {
-            SyncEvent::ObjectsChanged { removed, .. } => removed.clone(),
+            SyncEvent::ObjectsChanged { removed, .. } => removed.first().to_vec(),
             _ => Vec::new(),
         });
         let added = self.count(key, |e| match e {
-            SyncEvent::ObjectsChanged { added, .. } => added.clone(),
+            SyncEvent::ObjectsChanged { added, .. } => added.first().to_vec(),
             _ => Vec::new(),
         });
         assert_eq!(

@@ -747,7 +747,21 @@ fn a_bulk_first_index_leaves_right_counters_and_its_triggers() {
     let fresh_triggers = trigger_names(&me_nexus::db::open_in_memory().unwrap());
     let mut e = engine(&v);
     let report = e.reconcile().unwrap();
+    // Every object counted; the report names the first thousand, in the
+    // order they were added, and says how many it left out.
     assert_eq!(report.objects_added.len(), layout.objects());
+    let named = report.objects_added.first();
+    assert_eq!(named.len(), me_nexus::sync::capped::LIMIT);
+    assert_eq!(report.objects_added.left_out(), layout.objects() - named.len());
+    let first_ids: Vec<String> = v
+        .db()
+        .prepare("SELECT file_path FROM data_objects ORDER BY id LIMIT 1000")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(named, first_ids.as_slice());
     let counter =
         |name: &str| v.count(&format!("SELECT value FROM counters WHERE name = '{name}'"));
     let objects = v.count("SELECT COUNT(*) FROM data_objects");

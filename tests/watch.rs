@@ -353,7 +353,7 @@ fn sed_in_place_rename_over_keeps_row_and_permissions() {
     else {
         unreachable!()
     };
-    assert_eq!(changed, &["todos.json#3"]);
+    assert_eq!(changed.first(), &["todos.json#3"]);
     assert!(added.is_empty() && removed.is_empty() && moved.is_empty());
 
     assert_eq!(

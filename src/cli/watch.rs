@@ -40,17 +40,19 @@ fn log_event(event: &SyncEvent, last_state: &mut Option<SyncState>) {
             removed,
             moved,
         } => {
-            for key in added {
-                tracing::info!("added {key}");
+            for (list, what) in [(added, "added"), (updated, "updated"), (removed, "removed")] {
+                for key in list.first() {
+                    tracing::info!("{what} {key}");
+                }
+                if list.left_out() > 0 {
+                    tracing::info!("… and {} more {what}", list.left_out());
+                }
             }
-            for key in updated {
-                tracing::info!("updated {key}");
-            }
-            for key in removed {
-                tracing::info!("removed {key}");
-            }
-            for (from, to) in moved {
+            for (from, to) in moved.first() {
                 tracing::info!("moved {from} -> {to}");
+            }
+            if moved.left_out() > 0 {
+                tracing::info!("… and {} more moved", moved.left_out());
             }
         }
         SyncEvent::PermissionsChanged { keys } => {

@@ -1,6 +1,7 @@
 //! The messages between the sync service and its clients (the CLI's
 //! `watch`, the desktop window): commands in, events out.
 
+use crate::sync::capped::Capped;
 use crossbeam_channel::Sender;
 use serde::Serialize;
 use serde_json::Value;
@@ -102,14 +103,15 @@ pub enum SyncEvent {
     Status(SyncStatus),
     /// Objects changed (from files or from commands).
     ObjectsChanged {
-        /// New objects.
-        added: Vec<String>,
-        /// Changed objects.
-        updated: Vec<String>,
-        /// Removed objects.
-        removed: Vec<String>,
-        /// Renamed or moved objects: `(old key, new key)`.
-        moved: Vec<(String, String)>,
+        /// New objects (all counted, the first thousand named).
+        added: Capped<String>,
+        /// Changed objects (all counted, the first thousand named).
+        updated: Capped<String>,
+        /// Removed objects (all counted, the first thousand named).
+        removed: Capped<String>,
+        /// Renamed or moved objects: `(old key, new key)` (all counted, the
+        /// first thousand named).
+        moved: Capped<(String, String)>,
     },
     /// Permissions changed.
     PermissionsChanged {

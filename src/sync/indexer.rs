@@ -20,6 +20,7 @@
 //! problem and keeps its last good objects: nothing is dropped silently,
 //! and no file is ever rewritten by indexing.
 
+use crate::sync::capped::Capped;
 use std::collections::{BTreeSet, HashMap, HashSet};
 
 use serde::Serialize;
@@ -64,14 +65,15 @@ pub struct BatchReport {
     pub files_removed: usize,
     /// JSON files skipped as not Me-Nexus data (in this batch).
     pub files_not_data: usize,
-    /// Keys of new objects.
-    pub objects_added: Vec<String>,
-    /// Keys of changed objects.
-    pub objects_updated: Vec<String>,
-    /// Keys of removed objects.
-    pub objects_removed: Vec<String>,
-    /// `(old key, new key)` of objects whose file was renamed or moved.
-    pub objects_moved: Vec<(String, String)>,
+    /// Keys of new objects (all counted, the first thousand kept).
+    pub objects_added: Capped<String>,
+    /// Keys of changed objects (all counted, the first thousand kept).
+    pub objects_updated: Capped<String>,
+    /// Keys of removed objects (all counted, the first thousand kept).
+    pub objects_removed: Capped<String>,
+    /// `(old key, new key)` of objects whose file was renamed or moved (all
+    /// counted, the first thousand kept).
+    pub objects_moved: Capped<(String, String)>,
     /// Keys whose permissions changed (from permissions.json).
     pub permissions_changed: Vec<String>,
     /// Paths a live batch did not settle (missing or suddenly empty): look
@@ -749,7 +751,7 @@ impl Engine {
     ) -> Result<()> {
         for (object, id) in objects.iter().zip(ids) {
             if id.is_some() {
-                report.objects_added.push(object.key.clone());
+                report.objects_added.push_with(|| object.key.clone());
             }
         }
         if ids.iter().all(Option::is_some) {
@@ -822,8 +824,8 @@ impl Engine {
                 None => db::objects::upsert(&self.conn, new, now)?,
             };
             match upserted {
-                Upserted::Inserted(_) => report.objects_added.push(new.key.to_string()),
-                Upserted::Updated(_) => report.objects_updated.push(new.key.to_string()),
+                Upserted::Inserted(_) => report.objects_added.push_with(|| new.key.to_string()),
+                Upserted::Updated(_) => report.objects_updated.push_with(|| new.key.to_string()),
                 Upserted::Unchanged(_) => {}
             }
         }

@@ -10,10 +10,13 @@
 //! - [`writeback`]: the app's own saves and deletes go to the file
 //!   atomically, then to the database;
 //! - [`service`]: the sync thread that runs all of it, with commands in and
-//!   events out over crossbeam channels.
+//!   events out over crossbeam channels;
+//! - [`capped`]: how reports and events count the objects a batch touched
+//!   (every one) and name them (the first thousand).
 //!
 //! [`Engine`] is the one handle on an open vault that all of these share.
 
+pub mod capped;
 pub mod commands;
 pub mod conflicts;
 pub mod engine;

@@ -6,6 +6,7 @@
 //! wants to be woken passes a waker closure (the window passes one that
 //! calls `request_repaint`).
 
+use crate::sync::capped::Capped;
 use std::collections::{BTreeSet, HashMap};
 use std::path::Path;
 use std::sync::Arc;
@@ -385,16 +386,17 @@ impl Service {
                     .engine
                     .save_object(&schema_name, content, key.as_deref(), source);
                 if let Ok(new_key) = &result {
-                    let (added, updated) = if key.is_some() {
-                        (Vec::new(), vec![new_key.clone()])
+                    let (mut added, mut updated) = (Capped::default(), Capped::default());
+                    if key.is_some() {
+                        updated.push(new_key.clone());
                     } else {
-                        (vec![new_key.clone()], Vec::new())
-                    };
+                        added.push(new_key.clone());
+                    }
                     self.send(SyncEvent::ObjectsChanged {
                         added,
                         updated,
-                        removed: Vec::new(),
-                        moved: Vec::new(),
+                        removed: Capped::default(),
+                        moved: Capped::default(),
                     });
                 }
                 self.reply(reply, result);
@@ -403,10 +405,10 @@ impl Service {
                 let result = self.engine.delete_object(&key, source);
                 if result.is_ok() {
                     self.send(SyncEvent::ObjectsChanged {
-                        added: Vec::new(),
-                        updated: Vec::new(),
-                        removed: vec![key],
-                        moved: Vec::new(),
+                        added: Capped::default(),
+                        updated: Capped::default(),
+                        removed: vec![key].into(),
+                        moved: Capped::default(),
                     });
                 }
                 self.reply(reply, result);
@@ -429,10 +431,10 @@ impl Service {
                 let result = self.engine.restore_conflict(id, source);
                 if let Ok(key) = &result {
                     self.send(SyncEvent::ObjectsChanged {
-                        added: Vec::new(),
-                        updated: vec![key.clone()],
-                        removed: Vec::new(),
-                        moved: Vec::new(),
+                        added: Capped::default(),
+                        updated: vec![key.clone()].into(),
+                        removed: Capped::default(),
+                        moved: Capped::default(),
                     });
                 }
                 self.reply(reply, result);
@@ -583,7 +585,7 @@ mod tests {
         let added: Vec<String> = events
             .try_iter()
             .filter_map(|e| match e {
-                SyncEvent::ObjectsChanged { added, .. } => Some(added),
+                SyncEvent::ObjectsChanged { added, .. } => Some(added.first().to_vec()),
                 _ => None,
             })
             .flatten()
@@ -604,7 +606,7 @@ mod tests {
             .filter(|e| matches!(e, SyncEvent::Error(m) if m.contains("inotify limit")))
             .count();
         assert_eq!(errors, 1);
-        assert!(all.iter().any(|e| matches!(e, SyncEvent::ObjectsChanged { added, .. } if added == &vec!["a.md".to_string()])));
+        assert!(all.iter().any(|e| matches!(e, SyncEvent::ObjectsChanged { added, .. } if added.first() == ["a.md".to_string()])));
     }
 
     #[test]
