@@ -752,7 +752,10 @@ fn a_bulk_first_index_leaves_right_counters_and_its_triggers() {
     assert_eq!(report.objects_added.len(), layout.objects());
     let named = report.objects_added.first();
     assert_eq!(named.len(), me_nexus::sync::capped::LIMIT);
-    assert_eq!(report.objects_added.left_out(), layout.objects() - named.len());
+    assert_eq!(
+        report.objects_added.left_out(),
+        layout.objects() - named.len()
+    );
     let first_ids: Vec<String> = v
         .db()
         .prepare("SELECT file_path FROM data_objects ORDER BY id LIMIT 1000")
