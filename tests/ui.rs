@@ -679,3 +679,42 @@ fn a_column_cannot_be_dragged_wider_than_the_title_column_can_give() {
     let moved = h.get_by_label("📆 Expires").rect().left() - expires.left();
     assert!(moved.abs() < 0.5, "Expires moved {moved}");
 }
+
+#[test]
+fn a_narrow_grid_scrolls_sideways_to_its_permission_columns() {
+    let v = TestVault::sample_initialised();
+    let mut h = Harness::builder()
+        .with_size([900.0, 700.0])
+        .build_eframe(|cc| {
+            MeNexusApp::new(
+                cc,
+                AppOptions {
+                    open: Some(v.path().to_path_buf()),
+                    config_dir: Some(v.config_dir.path().to_path_buf()),
+                    sample_dir: None,
+                    read_only: false,
+                },
+            )
+        });
+    step_until(&mut h, "the grid", |h| has_label(h, "AI: todos.json#3"));
+    // The grid's part of the window is narrower than its columns: the
+    // permission columns start out of sight, right of the detail panel.
+    let grid_right = h.get_by_label("Filter:").rect().left() + 480.0;
+    assert!(h.get_by_label("AI: todos.json#3").rect().left() > grid_right);
+    h.hover_at(h.get_by_label("todos.json#3").rect().center());
+    h.step();
+    step_until(&mut h, "the AI column in sight", |h| {
+        h.event(egui::Event::MouseWheel {
+            unit: egui::MouseWheelUnit::Point,
+            delta: egui::vec2(-100.0, 0.0),
+            phase: egui::TouchPhase::Move,
+            source: egui::MouseWheelSource::Wheel,
+            modifiers: egui::Modifiers::default(),
+        });
+        h.get_by_label("AI: todos.json#3").rect().right() < grid_right
+    });
+    click(&mut h, "AI: todos.json#3");
+    step_until(&mut h, "the AI flag in the DB", |_| {
+        perms_of(&v, "todos.json#3").0
+    });
+}

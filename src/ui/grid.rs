@@ -88,19 +88,6 @@ pub fn object_grid_ui(ui: &mut egui::Ui, view: &mut VaultView, id_salt: &str) {
     };
     view.scroll_to_selection = false;
 
-    // The scroll bar takes room only when it is not floating over the rows.
-    let width = ui.available_width() - ui.spacing().scroll.allocated_width();
-    let layout = ColumnLayout::new(
-        ui.ctx(),
-        grid_id,
-        ui.cursor().left(),
-        width,
-        ui.spacing().item_spacing.x,
-    );
-    let query = view.query.clone();
-    let header_top = ui.cursor().top();
-    let sort = grid_columns::header_ui(ui, &layout, query.sort, query.descending);
-
     let mut actions = Vec::new();
     let mut calendar_anchor = None;
     let calendar_id = grid_id.with("expiry-calendar");
@@ -108,42 +95,75 @@ pub fn object_grid_ui(ui: &mut egui::Ui, view: &mut VaultView, id_salt: &str) {
     let calendar_key = calendar.as_ref().map(|c| c.key.clone());
     // The rows on screen, to fetch the pages they need.
     let mut visible = 0..0;
-    let mut scroll = egui::ScrollArea::vertical()
-        .id_salt(grid_id.with("rows"))
-        .auto_shrink([false, false]);
-    if let Some(index) = selected_index {
-        // The selected row in the middle of the rows' height, within the
-        // scroll range (past its end, egui would spring back over frames).
-        let rows_height = ui.available_height();
-        let offset = index as f32 * ROW_HEIGHT - (rows_height - ROW_HEIGHT) / 2.0;
-        let last = (total as f32 * ROW_HEIGHT - rows_height).max(0.0);
-        scroll = scroll.vertical_scroll_offset(offset.clamp(0.0, last));
-    }
-    let rows = scroll.show_viewport(ui, |ui, viewport| {
-        let (_, content) = ui.allocate_space(egui::vec2(width, total as f32 * ROW_HEIGHT));
-        let first = (viewport.min.y / ROW_HEIGHT).floor().max(0.0) as usize;
-        let end = ((viewport.max.y / ROW_HEIGHT).ceil().max(0.0) as usize).min(total);
-        visible = first.min(end)..end;
-        let painter = RowPainter::new(ui, grid_id, layout, calendar_key.clone());
-        for index in visible.clone() {
-            let top = content.top() + index as f32 * ROW_HEIGHT;
-            let rect =
-                egui::Rect::from_x_y_ranges(layout.table, egui::Rangef::new(top, top + ROW_HEIGHT));
-            match view.grid.row_at(index) {
-                Some(data) => {
-                    let selected = view.selected.as_deref() == Some(data.key.as_str());
-                    let expiry = painter.row(ui, rect, index, data, selected, &mut actions);
-                    if calendar_key.as_deref() == Some(data.key.as_str()) {
-                        calendar_anchor = Some(expiry);
-                    }
-                }
-                None => painter.placeholder(rect, index),
+    let mut sort = None;
+    let query = view.query.clone();
+    // Narrower than its columns' minimums, the table scrolls sideways, its
+    // header and rows together; the rows scroll down inside.
+    egui::ScrollArea::horizontal()
+        .id_salt(grid_id.with("sideways"))
+        .auto_shrink([false, false])
+        .show(ui, |ui| {
+            // The scroll bar takes room only when it does not float over
+            // the rows.
+            let bar = ui.spacing().scroll.allocated_width();
+            let layout = ColumnLayout::new(
+                ui.ctx(),
+                grid_id,
+                ui.cursor().left(),
+                ui.available_width() - bar,
+                ui.spacing().item_spacing.x,
+            );
+            let header_top = ui.cursor().top();
+            sort = grid_columns::header_ui(ui, &layout, query.sort, query.descending);
+            let mut scroll = egui::ScrollArea::vertical()
+                .id_salt(grid_id.with("rows"))
+                .auto_shrink([false, false]);
+            if let Some(index) = selected_index {
+                // The selected row in the middle of the rows' height, within
+                // the scroll range (past its end, egui would spring back
+                // over frames).
+                let rows_height = ui.available_height();
+                let offset = index as f32 * ROW_HEIGHT - (rows_height - ROW_HEIGHT) / 2.0;
+                let last = (total as f32 * ROW_HEIGHT - rows_height).max(0.0);
+                scroll = scroll.vertical_scroll_offset(offset.clamp(0.0, last));
             }
-        }
-        grid_columns::grow_auto_columns(ui.ctx(), grid_id, &layout, painter.needed_widths());
-    });
-    let y = egui::Rangef::new(header_top, rows.inner_rect.bottom());
-    grid_columns::resize_handles_ui(ui, grid_id, &layout, y);
+            // As wide as the table, not the window: the rows are not cut off
+            // when scrolled sideways.
+            let rows_rect = egui::Rect::from_min_max(
+                ui.cursor().min,
+                egui::pos2(layout.table.max + bar, ui.max_rect().bottom()),
+            );
+            let rows = ui.scope_builder(egui::UiBuilder::new().max_rect(rows_rect), |ui| {
+                scroll.show_viewport(ui, |ui, viewport| {
+                    let height = total as f32 * ROW_HEIGHT;
+                    let (_, content) = ui.allocate_space(egui::vec2(layout.table.span(), height));
+                    let first = (viewport.min.y / ROW_HEIGHT).floor().max(0.0) as usize;
+                    let end = ((viewport.max.y / ROW_HEIGHT).ceil().max(0.0) as usize).min(total);
+                    visible = first.min(end)..end;
+                    let painter = RowPainter::new(ui, grid_id, layout, calendar_key.clone());
+                    for index in visible.clone() {
+                        let top = content.top() + index as f32 * ROW_HEIGHT;
+                        let y = egui::Rangef::new(top, top + ROW_HEIGHT);
+                        let rect = egui::Rect::from_x_y_ranges(layout.table, y);
+                        match view.grid.row_at(index) {
+                            Some(data) => {
+                                let selected = view.selected.as_deref() == Some(data.key.as_str());
+                                let expiry =
+                                    painter.row(ui, rect, index, data, selected, &mut actions);
+                                if calendar_key.as_deref() == Some(data.key.as_str()) {
+                                    calendar_anchor = Some(expiry);
+                                }
+                            }
+                            None => painter.placeholder(rect, index),
+                        }
+                    }
+                    let needed = painter.needed_widths();
+                    grid_columns::grow_auto_columns(ui.ctx(), grid_id, &layout, needed);
+                })
+            });
+            let y = egui::Rangef::new(header_top, rows.inner.inner_rect.bottom());
+            grid_columns::resize_handles_ui(ui, grid_id, &layout, y);
+        });
     view.request_rows(visible);
 
     // The calendar shows under its button, and only while that is drawn:

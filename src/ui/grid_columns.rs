@@ -212,7 +212,7 @@ pub fn header_ui(
     sorted_by: SortColumn,
     descending: bool,
 ) -> Option<SortColumn> {
-    let (_, rect) = ui.allocate_space(egui::vec2(ui.available_width(), ROW_HEIGHT));
+    let (_, rect) = ui.allocate_space(egui::vec2(layout.table.span(), ROW_HEIGHT));
     let mut clicked = None;
     for (i, spec) in COLUMNS.iter().enumerate() {
         let cell = layout.cell(i, rect.y_range());
