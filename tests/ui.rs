@@ -590,6 +590,24 @@ fn escape_closes_the_expiry_calendar_without_a_change() {
     assert!(!has_label(&h, "Clear expiry: todos.json#3"));
 }
 
+/// Drags the edge between the Title and File columns `by` points to the
+/// left, in `steps` equal moves, as a mouse does: hover, press, move,
+/// release.
+fn drag_title_file_edge_left(h: &mut Harness<'static, MeNexusApp>, by: f32, steps: u16) {
+    let start = h.get_by_label("Resize File").rect().center();
+    h.hover_at(start);
+    h.step();
+    h.drag_at(start);
+    h.step();
+    for step in 1..=steps {
+        h.hover_at(start - egui::vec2(by * f32::from(step) / f32::from(steps), 0.0));
+        h.step();
+    }
+    h.drop_at(start - egui::vec2(by, 0.0));
+    h.step();
+    h.step();
+}
+
 #[test]
 fn dragging_a_column_edge_resizes_the_column_in_the_header_and_the_rows() {
     let (_v, mut h) = open_sample();
@@ -599,19 +617,7 @@ fn dragging_a_column_edge_resizes_the_column_in_the_header_and_the_rows() {
     let header = h.get_by_label("File").rect();
     let key = h.get_by_label("todos.json#4").rect();
     let updated = h.get_by_label("Updated").rect();
-    // The edge between Title and File, dragged 80 points to the left.
-    let start = h.get_by_label("Resize File").rect().center();
-    h.hover_at(start);
-    h.step();
-    h.drag_at(start);
-    h.step();
-    for step in 1..=4 {
-        h.hover_at(start - egui::vec2(20.0 * step as f32, 0.0));
-        h.step();
-    }
-    h.drop_at(start - egui::vec2(80.0, 0.0));
-    h.step();
-    h.step();
+    drag_title_file_edge_left(&mut h, 80.0, 4);
     let moved = |before: egui::Rect, after: egui::Rect| after.left() - before.left();
     let header_moved = moved(header, h.get_by_label("File").rect());
     let key_moved = moved(key, h.get_by_label("todos.json#4").rect());
@@ -650,18 +656,7 @@ fn a_column_cannot_be_dragged_wider_than_the_title_column_can_give() {
     h.step();
     h.step();
     let expires = h.get_by_label("📆 Expires").rect();
-    let start = h.get_by_label("Resize File").rect().center();
-    h.hover_at(start);
-    h.step();
-    h.drag_at(start);
-    h.step();
-    for step in 1..=5 {
-        h.hover_at(start - egui::vec2(400.0 * step as f32, 0.0));
-        h.step();
-    }
-    h.drop_at(start - egui::vec2(2000.0, 0.0));
-    h.step();
-    h.step();
+    drag_title_file_edge_left(&mut h, 2000.0, 5);
     // Title keeps its minimum of 120 points (plus the 8-point gap), and
     // the columns after File stay where they were, inside the window.
     let title = h.get_by_label("Title").rect().left();
