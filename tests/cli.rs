@@ -147,29 +147,30 @@ fn snapshot(dir: &Path) -> BTreeMap<String, Option<Vec<u8>>> {
     out
 }
 
-/// The permission row of `key`: (ai, cloud, read_only, expires_at, expires_unix).
+/// The permissions of `key` in the index: (ai, cloud, read_only, expires_at,
+/// expires_unix). An object without a permission row has the defaults.
 type PermRow = (i64, i64, i64, Option<String>, Option<i64>);
+
+/// The permission columns of object `o` with the defaults for no row.
+const PERM_COLUMNS: &str = "ifnull(p.share_with_ai, 0), ifnull(p.share_with_cloud, 0),
+     ifnull(p.read_only, 0), p.expires_at, p.expires_unix
+     FROM data_objects o LEFT JOIN object_permissions p ON p.object_id = o.id";
 
 fn db_perm(v: &TestVault, key: &str) -> PermRow {
     v.db()
         .query_row(
-            "SELECT p.share_with_ai, p.share_with_cloud, p.read_only, p.expires_at, p.expires_unix
-             FROM object_permissions p JOIN data_objects o ON o.id = p.object_id
-             WHERE o.file_path = ?1",
+            &format!("SELECT {PERM_COLUMNS} WHERE o.file_path = ?1"),
             [key],
             |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
         )
         .unwrap_or_else(|e| panic!("no permission row for {key}: {e}"))
 }
 
-/// Every permission row by key.
+/// Every object's permissions by key.
 fn db_perms(v: &TestVault) -> BTreeMap<String, PermRow> {
     let conn = v.db();
     let mut stmt = conn
-        .prepare(
-            "SELECT o.file_path, p.share_with_ai, p.share_with_cloud, p.read_only, p.expires_at, p.expires_unix
-             FROM object_permissions p JOIN data_objects o ON o.id = p.object_id",
-        )
+        .prepare(&format!("SELECT o.file_path, {PERM_COLUMNS}"))
         .unwrap();
     stmt.query_map([], |r| {
         Ok((
@@ -321,7 +322,16 @@ fn init_indexes_the_files_already_in_the_folder() {
     assert!(out.contains("objects: 11 added"), "{out}");
     assert_eq!(v.count("SELECT COUNT(*) FROM data_objects"), 11);
     assert_eq!(v.count("SELECT COUNT(*) FROM object_content"), 11);
-    assert_eq!(v.count("SELECT COUNT(*) FROM object_permissions"), 11);
+    // Only the five objects permissions.json grants something have a
+    // permission row; the other six have the defaults, which need none.
+    assert_eq!(v.count("SELECT COUNT(*) FROM object_permissions"), 5);
+    assert_eq!(
+        v.count(
+            "SELECT COUNT(*) FROM object_permissions
+             WHERE share_with_ai OR share_with_cloud OR read_only OR expires_at IS NOT NULL"
+        ),
+        5
+    );
     assert_eq!(v.keys(), SAMPLE_KEYS.to_vec());
     // The content in the index is the item in the file.
     let file_items = items(&v, "todos.json");
@@ -753,22 +763,33 @@ fn seed_diagnostic_queries_answer_for_the_sample() {
     // The permission distribution, against the sample's permissions.json:
     // standup cloud only; me-nexus.md AI and cloud; todos #1 and #2 AI only
     // (#2 has expired, but the flag is stored); journal #1 read-only (no
-    // sharing); the other six objects have no entry (zero trust).
-    let mut stmt = conn
-        .prepare(
-            "SELECT share_with_ai, share_with_cloud, COUNT(*) as count FROM object_permissions GROUP BY share_with_ai, share_with_cloud;",
-        )
-        .unwrap();
-    let distribution: BTreeMap<(i64, i64), i64> = stmt
-        .query_map([], |r| Ok(((r.get(0)?, r.get(1)?), r.get(2)?)))
-        .unwrap()
-        .map(Result::unwrap)
-        .collect();
+    // sharing); the other six objects have no entry (zero trust). The
+    // seed's query counts the permission rows, which only objects given
+    // something have: journal #1 is the one (0, 0) row.
+    let distribution = |sql: &str| -> BTreeMap<(i64, i64), i64> {
+        let mut stmt = conn.prepare(sql).unwrap();
+        stmt.query_map([], |r| Ok(((r.get(0)?, r.get(1)?), r.get(2)?)))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect()
+    };
     assert_eq!(
-        distribution,
+        distribution(SEED_DISTRIBUTION),
+        BTreeMap::from([((0, 0), 1), ((0, 1), 1), ((1, 0), 2), ((1, 1), 1)])
+    );
+    // The README's query of every object, the six without a row included.
+    assert_eq!(
+        distribution(FULL_DISTRIBUTION),
         BTreeMap::from([((0, 0), 7), ((0, 1), 1), ((1, 0), 2), ((1, 1), 1)])
     );
 }
+
+/// The seed's diagnostic query of the permission distribution.
+const SEED_DISTRIBUTION: &str = "SELECT share_with_ai, share_with_cloud, COUNT(*) as count FROM object_permissions GROUP BY share_with_ai, share_with_cloud;";
+
+/// The README's diagnostic query of the permission distribution over every
+/// object (an object without a permission row has the defaults).
+const FULL_DISTRIBUTION: &str = "SELECT ifnull(share_with_ai, 0) AS ai, ifnull(share_with_cloud, 0) AS cloud, COUNT(*) AS count FROM data_objects o LEFT JOIN object_permissions p ON p.object_id = o.id GROUP BY ai, cloud;";
 
 // ---------------------------------------------------------------------------
 // 5. status --json
@@ -814,9 +835,7 @@ fn status_json_has_the_counts_of_the_index() {
 
     // The same as the diagnostic query and direct counts.
     let conn = v.db();
-    let mut stmt = conn
-        .prepare("SELECT share_with_ai, share_with_cloud, COUNT(*) as count FROM object_permissions GROUP BY share_with_ai, share_with_cloud;")
-        .unwrap();
+    let mut stmt = conn.prepare(FULL_DISTRIBUTION).unwrap();
     let rows: Vec<(i64, i64, i64)> = stmt
         .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
         .unwrap()
@@ -2053,7 +2072,8 @@ fn rm_removes_the_item_from_the_file_and_the_index() {
     }
     assert!(!v.keys().contains(&"todos.json#4".to_string()));
     assert_eq!(v.count("SELECT COUNT(*) FROM data_objects"), 10);
-    assert_eq!(v.count("SELECT COUNT(*) FROM object_permissions"), 10);
+    // todos.json#4 had no grant, so no permission row; the five grants stay.
+    assert_eq!(v.count("SELECT COUNT(*) FROM object_permissions"), 5);
     assert_eq!(v.count("SELECT COUNT(*) FROM object_content"), 10);
 
     let deleted: Vec<Value> = audit_since(&v, n)

@@ -625,6 +625,84 @@ fn gate_allows_only_explicit_unexpired_grants_and_audits() {
     );
 }
 
+/// An object with the default permissions has no permission row, and the
+/// grid, its counts and the gate treat it as private; a grant adds a row,
+/// and taking the grant back leaves the row holding the defaults, which
+/// reads the same as no row.
+#[test]
+fn private_objects_need_no_permission_row() {
+    use me_nexus::permissions::gate::check_ai_permission;
+    use me_nexus::query::grid::{GridQuery, PermissionFilter, SortColumn, query_ids};
+    use me_nexus::query::page::{count, page_after};
+    let v = TestVault::sample();
+    let mut e = engine(&v);
+    e.reconcile().unwrap();
+    let key = "todos.json#3";
+    let rows_of = |v: &TestVault| {
+        v.count(&format!(
+            "SELECT COUNT(*) FROM object_permissions p JOIN data_objects o ON o.id = p.object_id
+             WHERE o.file_path = '{key}'"
+        ))
+    };
+    let private = GridQuery {
+        permissions: PermissionFilter::Private,
+        ..GridQuery::default()
+    };
+    let ai_first = GridQuery {
+        sort: SortColumn::Ai,
+        descending: true,
+        ..GridQuery::default()
+    };
+    let id_of = |e: &Engine| -> i64 {
+        e.conn()
+            .query_row(
+                "SELECT id FROM data_objects WHERE file_path = ?1",
+                [key],
+                |r| r.get(0),
+            )
+            .unwrap()
+    };
+    let id = id_of(&e);
+    // Private, and without a row.
+    assert_eq!(rows_of(&v), 0);
+    assert!(query_ids(e.conn(), &private).unwrap().contains(&id));
+    assert_eq!(count(e.conn(), &private).unwrap(), 6);
+    let page = page_after(e.conn(), &GridQuery::default(), None, 100).unwrap();
+    let row = page.rows.iter().find(|r| r.key == key).unwrap();
+    assert!(!row.permissions.share_with_ai && row.permissions.expires_at.is_none());
+    assert!(check_ai_permission(e.conn(), e.audit(), key).is_err());
+
+    // Shared: a row, first when sorted by the AI flag descending.
+    share_ai(&mut e, key);
+    assert_eq!(rows_of(&v), 1);
+    assert!(!query_ids(e.conn(), &private).unwrap().contains(&id));
+    assert_eq!(count(e.conn(), &private).unwrap(), 5);
+    let shared_first: Vec<String> = page_after(e.conn(), &ai_first, None, 4)
+        .unwrap()
+        .rows
+        .into_iter()
+        .map(|r| r.key)
+        .collect();
+    assert!(shared_first.contains(&key.to_string()), "{shared_first:?}");
+    assert!(check_ai_permission(e.conn(), e.audit(), key).is_ok());
+
+    // Taken back: the row stays with the defaults, and it is private again.
+    change_permissions(
+        &mut e,
+        key,
+        PermissionChange {
+            share_with_ai: Some(false),
+            ..PermissionChange::default()
+        },
+    );
+    assert_eq!(rows_of(&v), 1);
+    assert!(query_ids(e.conn(), &private).unwrap().contains(&id));
+    assert_eq!(count(e.conn(), &private).unwrap(), 6);
+    assert!(check_ai_permission(e.conn(), e.audit(), key).is_err());
+    let stats = me_nexus::db::stats::permission_stats(e.conn(), 0).unwrap();
+    assert_eq!((stats.total_objects, stats.ai_shared), (11, 3));
+}
+
 /// The grants listed in permissions.json, by key.
 fn listed_grants(v: &TestVault) -> std::collections::BTreeMap<String, Value> {
     let file: Value = serde_json::from_str(&v.read(".nexus/permissions.json")).unwrap();
@@ -680,9 +758,11 @@ fn permissions_json_follows_writes_made_behind_the_engines_back() {
     };
 
     // A grant written by someone else appears in the file.
+    // (`other` had the defaults, so no permission row: the grant adds one.)
     sql(
-        "UPDATE object_permissions SET share_with_ai = 1
-         WHERE object_id = (SELECT id FROM data_objects WHERE file_path = ?1)",
+        "INSERT INTO object_permissions (object_id, share_with_ai)
+         SELECT id, 1 FROM data_objects WHERE file_path = ?1
+         ON CONFLICT (object_id) DO UPDATE SET share_with_ai = 1",
         &[other],
     );
     toggle(&mut e, false);
@@ -775,13 +855,14 @@ fn a_bulk_first_index_leaves_right_counters_and_its_triggers() {
     assert_eq!(counter("ai"), ai);
     assert_eq!(counter("cloud"), 0);
     assert_eq!(counter("read_only"), 0);
-    // Every object has its content and exactly one permission row.
+    // Every object has its content; only the granted ones have a
+    // permission row (the others have the defaults, which need none).
     assert_eq!(v.count("SELECT COUNT(*) FROM object_content"), objects);
-    assert_eq!(v.count("SELECT COUNT(*) FROM object_permissions"), objects);
+    assert_eq!(v.count("SELECT COUNT(*) FROM object_permissions"), ai);
     assert_eq!(
         v.count(
-            "SELECT COUNT(*) FROM data_objects o WHERE NOT EXISTS
-               (SELECT 1 FROM object_permissions p WHERE p.object_id = o.id)"
+            "SELECT COUNT(*) FROM object_permissions p WHERE NOT EXISTS
+               (SELECT 1 FROM data_objects o WHERE o.id = p.object_id)"
         ),
         0
     );
@@ -848,7 +929,9 @@ fn a_bulk_load_gives_waiting_grants_to_their_objects() {
     e.reconcile().unwrap();
     let objects = v.count("SELECT COUNT(*) FROM data_objects");
     assert_eq!(objects, layout.objects() as i64);
-    assert_eq!(v.count("SELECT COUNT(*) FROM object_permissions"), objects);
+    // The one object that took the waiting grant over has a permission
+    // row; the others have the defaults, and none.
+    assert_eq!(v.count("SELECT COUNT(*) FROM object_permissions"), 1);
     let granted = v.count(&format!(
         "SELECT COUNT(*) FROM object_permissions p JOIN data_objects o ON o.id = p.object_id
          WHERE o.file_path = '{key}' AND p.share_with_cloud = 1 AND p.read_only = 1"

@@ -66,11 +66,15 @@ fn open_sample() -> (TestVault, Harness<'static, MeNexusApp>) {
     (v, h)
 }
 
+/// The permissions of `key` in the index (an object without a permission
+/// row has the defaults).
 fn perms_of(v: &TestVault, key: &str) -> (bool, bool, bool, Option<String>) {
     v.db()
         .query_row(
-            "SELECT p.share_with_ai, p.share_with_cloud, p.read_only, p.expires_at FROM object_permissions p
-             JOIN data_objects o ON o.id = p.object_id WHERE o.file_path = ?1",
+            "SELECT ifnull(p.share_with_ai, 0), ifnull(p.share_with_cloud, 0), ifnull(p.read_only, 0),
+               p.expires_at
+             FROM data_objects o LEFT JOIN object_permissions p ON p.object_id = o.id
+             WHERE o.file_path = ?1",
             [key],
             |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
         )

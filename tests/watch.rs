@@ -177,14 +177,16 @@ fn field(v: &TestVault, key: &str, name: &str) -> Option<String> {
     content(v, key)?.get(name)?.as_str().map(str::to_string)
 }
 
-/// `(share_with_ai, share_with_cloud, read_only, expires_at)` of object `key`.
+/// `(share_with_ai, share_with_cloud, read_only, expires_at)` of object `key`
+/// (the defaults when it has no permission row), or `None` without the object.
 type Flags = (bool, bool, bool, Option<String>);
 
 fn permissions(v: &TestVault, key: &str) -> Option<Flags> {
     v.db()
         .query_row(
-            "SELECT p.share_with_ai, p.share_with_cloud, p.read_only, p.expires_at
-               FROM object_permissions p JOIN data_objects o ON o.id = p.object_id
+            "SELECT ifnull(p.share_with_ai, 0), ifnull(p.share_with_cloud, 0),
+                    ifnull(p.read_only, 0), p.expires_at
+               FROM data_objects o LEFT JOIN object_permissions p ON p.object_id = o.id
               WHERE o.file_path = ?1",
             [key],
             |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
@@ -807,8 +809,10 @@ impl Drop for WatchProcess {
     }
 }
 
-/// The seed's three diagnostic queries, answered by a plain rusqlite
-/// connection: integrity, the schemas, and the permission counts.
+/// The README's diagnostic queries, answered by a plain rusqlite
+/// connection: integrity, the schemas (both the seed's), and the permission
+/// counts over every object (the seed's counts only the permission rows,
+/// which objects with the defaults do not have).
 fn seed_diagnostics(v: &TestVault) -> (String, Vec<String>, BTreeMap<(bool, bool), i64>) {
     let conn = v.db();
     let integrity: String = conn
@@ -834,7 +838,7 @@ fn seed_diagnostics(v: &TestVault) -> (String, Vec<String>, BTreeMap<(bool, bool
     names.sort();
     let mut stmt = conn
         .prepare(
-            "SELECT share_with_ai, share_with_cloud, COUNT(*) as count FROM object_permissions GROUP BY share_with_ai, share_with_cloud;",
+            "SELECT ifnull(share_with_ai, 0) AS ai, ifnull(share_with_cloud, 0) AS cloud, COUNT(*) AS count FROM data_objects o LEFT JOIN object_permissions p ON p.object_id = o.id GROUP BY ai, cloud;",
         )
         .unwrap();
     let counts = stmt

@@ -161,7 +161,9 @@ pub fn markdown(
          - **B4 queries**: the vault is made by `Engine::init` on an empty folder, then {} rows are inserted \
          directly into its `data_objects`, `object_content` and `object_permissions` tables in one transaction \
          (indexing that many generated files would take far longer than the queries). 10% are shared with AI, 5% \
-         with the cloud, 2% read-only, 1 in 30 has an expiry (half of them past). A grid page is what the window \
+         with the cloud, 2% read-only, 1 in 30 has an expiry (half of them past); as in an indexed vault, an object \
+         with the default permissions has no permission row (1 in 7 has one holding the defaults, as a grant set back \
+         leaves it). A grid page is what the window \
          asks its reader for: `query::page::page_after`, 100 rows after a cursor (keyset; no OFFSET), at rows 0, \
          ¼, ½, ¾ and the end, sorted by id, title, AI flag and expiry, both ways; the cursors come from the walk \
          the reader runs in the background in chunks (its time is given). The filtered count is \

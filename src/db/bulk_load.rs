@@ -52,15 +52,6 @@ const STATE_NAME: &str = "bulk_load_dropped_triggers";
 const NOT_DEFAULT: &str =
     "(share_with_ai OR share_with_cloud OR read_only OR expires_at IS NOT NULL)";
 
-/// Gives the objects above id ?1 that have none their default permission
-/// row (see [`BulkLoad::add_chunk`]). `OR IGNORE` keeps a row that is
-/// there already (an object that took over an orphan grant); it also spares
-/// the statement a journal, and, unlike `NOT EXISTS`, does not read the
-/// table it writes, which would make SQLite copy the whole selection into
-/// a temporary table first.
-const ADD_PERMISSION_ROWS: &str = "INSERT OR IGNORE INTO object_permissions (object_id)
-     SELECT id FROM data_objects WHERE id > ?1";
-
 /// Counts the permission rows above object id ?1 that are not the
 /// defaults, by flag, and in all. Only such rows count towards a flag, and
 /// they are the rows of the partial index `idx_permissions_not_default`,
@@ -80,8 +71,7 @@ pub struct BulkLoad {
     /// The highest object id counted so far.
     counted_up_to: i64,
     /// No orphan grant waits for a key: new objects can be inserted
-    /// without looking for one, and get their default permission rows a
-    /// chunk at a time (see [`BulkLoad::fresh_inserts`]).
+    /// without looking for one (see [`BulkLoad::fresh_inserts`]).
     fresh_inserts: bool,
 }
 
@@ -140,9 +130,9 @@ fn begin_without_foreign_keys(conn: &Connection) -> Result<BulkLoad> {
 
 impl BulkLoad {
     /// Whether new objects may be written with `db::objects::insert_fresh`
-    /// (no lookup of the key, no orphan grant to take over), leaving their
-    /// default permission rows to [`BulkLoad::add_chunk`], and a new file's
-    /// problems added without looking for old ones to replace. True when
+    /// (no lookup of the key, no orphan grant to take over: they have the
+    /// default permissions, which need no row), and a new file's problems
+    /// added without looking for old ones to replace. True when
     /// the load began with no orphan grant and no problem of a file's
     /// bytes: nothing adds a grant during the load, as permissions.json is
     /// read after it, and the load writes each file once.
@@ -150,14 +140,12 @@ impl BulkLoad {
         self.fresh_inserts
     }
 
-    /// Gives the objects inserted since the last call that have no
-    /// permission row the default one, and adds them to the counters, as
-    /// the dropped triggers would have. Runs inside the chunk's
-    /// transaction. Object ids only grow (AUTOINCREMENT), so the new rows
-    /// are the ones above the last id counted.
+    /// Adds the objects inserted since the last call, and the grants they
+    /// took over, to the counters, as the dropped triggers would have.
+    /// Runs inside the chunk's transaction. Object ids only grow
+    /// (AUTOINCREMENT), so the new rows are the ones above the last id
+    /// counted.
     pub fn add_chunk(&mut self, conn: &Connection) -> Result<()> {
-        conn.prepare_cached(ADD_PERMISSION_ROWS)?
-            .execute([self.counted_up_to])?;
         let (objects, max_id): (i64, Option<i64>) = conn
             .prepare_cached("SELECT COUNT(*), MAX(id) FROM data_objects WHERE id > ?1")?
             .query_row([self.counted_up_to], |r| Ok((r.get(0)?, r.get(1)?)))?;
@@ -319,13 +307,10 @@ mod tests {
         let statements = [
             crate::db::objects::insert_objects_sql(10),
             crate::db::objects::insert_content_sql(10),
-            ADD_PERMISSION_ROWS,
         ];
         // Outside a load, with foreign keys on, plain inserts would abort.
         for sql in &statements {
-            let plain = sql
-                .replace("INSERT OR FAIL", "INSERT")
-                .replace("INSERT OR IGNORE", "INSERT");
+            let plain = sql.replace("INSERT OR FAIL", "INSERT");
             assert!(!aborting_ops(&conn, &plain).is_empty(), "{plain}");
         }
         let _load = begin(&conn).unwrap();

@@ -1,5 +1,6 @@
-//! Objects: `data_objects`, `object_content`, and the default row in
-//! `object_permissions` that every object gets.
+//! Objects: `data_objects` and `object_content`. A new object gets a row in
+//! `object_permissions` only when it takes over a grant that waited for its
+//! key (see `db::permissions`).
 
 use std::sync::OnceLock;
 
@@ -231,17 +232,22 @@ pub fn upsert_over(
                     obj.key
                 ))
             })?;
-            let perms = take_orphan(conn, obj.key)?.unwrap_or_default();
-            crate::db::permissions::insert(conn, id, &perms)?;
+            // Without a waiting grant the object has the defaults, which
+            // need no row.
+            if let Some(perms) = take_orphan(conn, obj.key)?
+                && perms != Permissions::default()
+            {
+                crate::db::permissions::insert(conn, id, &perms)?;
+            }
             Ok(Upserted::Inserted(id))
         }
     }
 }
 
-/// Inserts a new object's `data_objects` and `object_content` rows, without
-/// its `object_permissions` row; `None` (and nothing written) when its key
-/// is taken. [`upsert`] adds the permission row; a bulk load adds the
-/// default rows of a whole chunk at once (see `db::bulk_load`).
+/// Inserts a new object's `data_objects` and `object_content` rows; `None`
+/// (and nothing written) when its key is taken. Unlike [`upsert`], it does
+/// not look for a grant that waited for the key: a bulk load uses it only
+/// when there is none (see `db::bulk_load`).
 pub fn insert_fresh(conn: &Connection, obj: &NewObject<'_>, now: &str) -> Result<Option<i64>> {
     Ok(insert_fresh_many(conn, std::slice::from_ref(obj), now)?
         .pop()

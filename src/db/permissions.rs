@@ -1,6 +1,11 @@
 //! `object_permissions` and `orphan_permissions`.
 //!
-//! Every object has one row in `object_permissions`. Grants that
+//! An object has a row in `object_permissions` once it is given a
+//! permission that is not the default; an object without one has the
+//! defaults (nothing shared, not read-only, no expiry), which is what most
+//! objects have. Not writing those rows spares a first index one table
+//! insert per object (8% of its writer under callgrind). A row set back to
+//! the defaults stays, holding them. Grants that
 //! `.nexus/permissions.json` holds for a key with no object (yet) are kept
 //! in `orphan_permissions`, so that they are neither lost nor applied to the
 //! wrong object; an object that appears with that key takes them over.
@@ -202,6 +207,17 @@ pub fn orphans(conn: &Connection) -> Result<Vec<(String, Permissions)>> {
 pub fn generation(conn: &Connection) -> Result<i64> {
     Ok(conn
         .prepare_cached("SELECT value FROM counters WHERE name = 'permissions_generation'")?
+        .query_row([], |r| r.get(0))?)
+}
+
+/// How many objects have a permission that is not the default: the rows
+/// of the partial index `idx_permissions_not_default` (migration 4).
+pub fn not_default_count(conn: &Connection) -> Result<i64> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT COUNT(*) FROM object_permissions
+             WHERE share_with_ai OR share_with_cloud OR read_only OR expires_at IS NOT NULL",
+        )?
         .query_row([], |r| r.get(0))?)
 }
 

@@ -41,9 +41,11 @@ impl SortColumn {
             SortColumn::Title => "o.title_key, o.id",
             SortColumn::File => "o.file_path",
             SortColumn::Updated => "o.updated_at, o.id",
-            SortColumn::Ai => "p.share_with_ai, o.id",
-            SortColumn::Cloud => "p.share_with_cloud, o.id",
-            SortColumn::ReadOnly => "p.read_only, o.id",
+            // No permission row: the defaults. (No ", " inside a term:
+            // `query_ids` splits the order there.)
+            SortColumn::Ai => "ifnull(p.share_with_ai,0), o.id",
+            SortColumn::Cloud => "ifnull(p.share_with_cloud,0), o.id",
+            SortColumn::ReadOnly => "ifnull(p.read_only,0), o.id",
             SortColumn::Expires => "p.expires_unix IS NULL, p.expires_unix, o.id",
         }
     }
@@ -118,8 +120,9 @@ pub struct ObjectDetail {
     pub audit: Vec<AuditEntry>,
 }
 
-/// The `WHERE` clause of `query`'s filters (aliases `o`, `s`, `p`) and its
-/// arguments.
+/// The `WHERE` clause of `query`'s filters (aliases `o`, `s`, `p`, where
+/// `p` is LEFT JOINed: an object with the default permissions may have no
+/// row) and its arguments.
 pub(crate) fn where_clause(
     query: &GridQuery,
     now_unix: i64,
@@ -153,8 +156,9 @@ pub(crate) fn where_clause(
             conditions.push("p.expires_unix IS NOT NULL AND p.expires_unix <= ?".into());
             args.push(V::Integer(now_unix));
         }
+        // An object without a permission row has the defaults.
         PermissionFilter::Private => conditions.push(
-            "p.share_with_ai = 0 AND p.share_with_cloud = 0 AND p.read_only = 0 AND p.expires_at IS NULL".into(),
+            "p.share_with_ai IS NOT 1 AND p.share_with_cloud IS NOT 1 AND p.read_only IS NOT 1 AND p.expires_at IS NULL".into(),
         ),
     }
     let clause = if conditions.is_empty() {
@@ -183,7 +187,7 @@ pub fn query_ids(conn: &Connection, query: &GridQuery) -> Result<Vec<i64>> {
         .join(", ");
     let sql = format!(
         "SELECT o.id FROM data_objects o JOIN schemas s ON s.id = o.schema_id
-         JOIN object_permissions p ON p.object_id = o.id {clause} ORDER BY {order}"
+         LEFT JOIN object_permissions p ON p.object_id = o.id {clause} ORDER BY {order}"
     );
     let mut stmt = conn.prepare_cached(&sql)?;
     let ids = stmt.query_map(params_from_iter(args), |r| r.get(0))?;

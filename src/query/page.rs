@@ -72,12 +72,12 @@ enum SortIndex {
     Value(&'static str),
     /// A permission flag (a column of `p`). Its index holds only the
     /// objects that have the flag (migration 11), so the order is read as
-    /// two segments: the objects without it, in id order from the table,
-    /// and the objects with it, from the index (for a descending sort the
-    /// other way round).
+    /// two segments: the objects without it, in id order from
+    /// `data_objects` (most have no permission row at all), and the objects
+    /// with it, from the index (for a descending sort the other way round).
     Flag(&'static str),
     /// The expiry, objects without one last: the objects with an expiry
-    /// from its partial index, the others in id order from the table.
+    /// from its partial index, the others in id order from `data_objects`.
     Expires,
 }
 
@@ -101,7 +101,7 @@ fn sort_index(sort: SortColumn) -> (SortIndex, Option<&'static str>, &'static st
         SortColumn::Ai => flag("p.share_with_ai"),
         SortColumn::Cloud => flag("p.share_with_cloud"),
         SortColumn::ReadOnly => flag("p.read_only"),
-        SortColumn::Expires => (SortIndex::Expires, Some(EXPIRES_SORT), "p.object_id"),
+        SortColumn::Expires => (SortIndex::Expires, Some(EXPIRES_SORT), "o.id"),
     }
 }
 
@@ -118,8 +118,23 @@ fn flag_possible(filter: PermissionFilter, column: &str, set: bool) -> bool {
 }
 
 fn flag(column: &'static str) -> (SortIndex, Option<&'static str>, &'static str) {
-    (SortIndex::Flag(column), Some(column), "p.object_id")
+    (SortIndex::Flag(column), Some(flag_value(column)), "o.id")
 }
+
+/// A flag's sort value: an object without a permission row has the
+/// default, 0.
+fn flag_value(column: &'static str) -> &'static str {
+    match column {
+        "p.share_with_ai" => "ifnull(p.share_with_ai, 0)",
+        "p.share_with_cloud" => "ifnull(p.share_with_cloud, 0)",
+        _ => "ifnull(p.read_only, 0)",
+    }
+}
+
+/// The id of a row read from one of `object_permissions`' partial indexes,
+/// which hold it in this order. (For these rows it equals `o.id`, but
+/// SQLite reads an index in order only for the index's own column.)
+const PERMISSION_ID: &str = "p.object_id";
 
 /// The expiry as a sort value (the cursor's): no expiry is later than any
 /// date.
@@ -128,8 +143,10 @@ pub const EXPIRES_SORT: &str = "ifnull(p.expires_unix, 9223372036854775807)";
 /// [`EXPIRES_SORT`] of an object without an expiry.
 const NO_EXPIRY: i64 = i64::MAX;
 
+/// Every object, with its permission row if it has one: an object whose
+/// permissions are all the defaults has none (see `db::permissions`).
 const FROM: &str = "FROM data_objects o JOIN schemas s ON s.id = o.schema_id
-     JOIN object_permissions p ON p.object_id = o.id";
+     LEFT JOIN object_permissions p ON p.object_id = o.id";
 
 /// A keyset read of `query` after a cursor is a few index range reads, in
 /// order: the rows that tie with the cursor's sort value and have a later
@@ -151,8 +168,12 @@ fn branches(
     } else {
         (">", "")
     };
-    let by_id = format!("{id_expr}{direction}");
-    let by_value = |expr: &str| format!("{expr}{direction}, {id_expr}{direction}");
+    // The id column a segment is ordered by: `id_expr`, or for a segment
+    // read from a partial index of `object_permissions`, [`PERMISSION_ID`].
+    let by_id_of = |id: &str| format!("{id}{direction}");
+    let by_value_of = |expr: &str, id: &str| format!("{expr}{direction}, {id}{direction}");
+    let by_id = by_id_of(id_expr);
+    let by_value = |expr: &str| by_value_of(expr, id_expr);
     let select = |conditions: Vec<String>, extra: Vec<SqlValue>, order: &str| {
         let conditions: Vec<String> = filter.iter().cloned().chain(conditions).collect();
         let clause = if conditions.is_empty() {
@@ -167,7 +188,9 @@ fn branches(
             args,
         )
     };
-    let id_after = |cursor: &Cursor| (format!("{id_expr} {op} ?"), SqlValue::Integer(cursor.id));
+    let id_after_of =
+        |cursor: &Cursor, id: &str| (format!("{id} {op} ?"), SqlValue::Integer(cursor.id));
+    let id_after = |cursor: &Cursor| id_after_of(cursor, id_expr);
     match index {
         SortIndex::Id => match after {
             None => vec![select(Vec::new(), Vec::new(), &by_id)],
@@ -195,10 +218,13 @@ fn branches(
             }
         },
         SortIndex::Flag(column) => {
-            // The default (0) first in an ascending sort. A value other
-            // than 1 counts as the default, so that no row falls between
-            // the segments.
-            let segments = [format!("{column} <> 1"), format!("{column} = 1")];
+            // The default (0) first in an ascending sort. No row, or a
+            // value other than 1, counts as the default, so that no row
+            // falls between the segments. The default segment is read
+            // from `data_objects` in id order, the other from the flag's
+            // partial index.
+            let segments = [format!("{column} IS NOT 1"), format!("{column} = 1")];
+            let ids = [id_expr, PERMISSION_ID];
             let cursor_segment = after.map(|c| usize::from(c.value == SqlValue::Integer(1)));
             let order: [usize; 2] = if query.descending { [1, 0] } else { [0, 1] };
             let mut out = Vec::new();
@@ -210,10 +236,11 @@ fn branches(
                     continue;
                 }
                 let condition = segments[segment].clone();
+                let by_id = by_id_of(ids[segment]);
                 match (after, cursor_segment) {
                     (Some(cursor), Some(at)) if at == segment => {
                         reached = true;
-                        let (after_id, id) = id_after(cursor);
+                        let (after_id, id) = id_after_of(cursor, ids[segment]);
                         out.push(select(vec![condition, after_id], vec![id], &by_id));
                     }
                     _ if reached => out.push(select(vec![condition], Vec::new(), &by_id)),
@@ -235,7 +262,9 @@ fn branches(
             let keep = |possible: bool, branches: Vec<(String, Vec<SqlValue>)>| {
                 if possible { branches } else { Vec::new() }
             };
-            let by_expiry = by_value("p.expires_unix");
+            // Objects with an expiry come from its partial index, the
+            // others (most without a permission row) from `data_objects`.
+            let by_expiry = by_value_of("p.expires_unix", PERMISSION_ID);
             let Some(cursor) = after else {
                 let dated = keep(
                     dated_possible,
@@ -251,16 +280,16 @@ fn branches(
                     [dated, undated].concat()
                 };
             };
-            let (after_id, id) = id_after(cursor);
             match cursor.value {
                 SqlValue::Integer(expiry) if expiry != NO_EXPIRY => {
+                    let (after_id, id) = id_after_of(cursor, PERMISSION_ID);
                     let mut out = keep(
                         dated_possible,
                         vec![
                             select(
                                 vec![dated.clone(), "p.expires_unix = ?".into(), after_id],
                                 vec![SqlValue::Integer(expiry), id],
-                                &by_id,
+                                &by_id_of(PERMISSION_ID),
                             ),
                             select(
                                 vec![dated, format!("p.expires_unix {op} ?")],
@@ -275,6 +304,7 @@ fn branches(
                     out
                 }
                 _ => {
+                    let (after_id, id) = id_after(cursor);
                     let mut out = keep(
                         undated_possible,
                         vec![select(vec![undated, after_id], vec![id], &by_id)],
@@ -351,24 +381,29 @@ pub fn page_after(
 
 /// How many objects match `query`. Without a filter this is the trigger-kept
 /// counter; a permission filter alone counts a partial index of
-/// `object_permissions` (the private objects, defaults everywhere, are
-/// counted from the table); a text filter has to read every title.
+/// `object_permissions` (the private objects are the rest: every object
+/// minus those with a permission that is not the default); a text filter
+/// has to read every title.
 pub fn count(conn: &Connection, query: &GridQuery) -> Result<usize> {
     let now_unix = Utc::now().timestamp();
     let plain = query.text.trim().is_empty() && query.schema.is_none();
-    let n: i64 = if plain && query.permissions == PermissionFilter::Any {
-        crate::db::stats::object_count(conn)?
-    } else {
-        let (clause, args) = where_clause(query, now_unix);
-        // Every object has exactly one permissions row (a foreign key with
-        // cascade), so a permission-only filter needs no join.
-        let from = if plain {
-            "FROM object_permissions p"
-        } else {
-            FROM
-        };
-        conn.prepare_cached(&format!("SELECT COUNT(*) {from} {clause}"))?
-            .query_row(params_from_iter(args), |r| r.get(0))?
+    let n: i64 = match (plain, query.permissions) {
+        (true, PermissionFilter::Any) => crate::db::stats::object_count(conn)?,
+        (true, PermissionFilter::Private) => {
+            crate::db::stats::object_count(conn)? - crate::db::permissions::not_default_count(conn)?
+        }
+        _ => {
+            let (clause, args) = where_clause(query, now_unix);
+            // The other permission filters need a permission row that is
+            // not the defaults, so a permission-only filter needs no join.
+            let from = if plain {
+                "FROM object_permissions p"
+            } else {
+                FROM
+            };
+            conn.prepare_cached(&format!("SELECT COUNT(*) {from} {clause}"))?
+                .query_row(params_from_iter(args), |r| r.get(0))?
+        }
     };
     Ok(usize::try_from(n).unwrap_or(0))
 }
@@ -576,17 +611,17 @@ mod tests {
             (
                 SortColumn::Ai,
                 PermissionFilter::AiShared,
-                "p.share_with_ai <> 1",
+                "p.share_with_ai IS NOT 1",
             ),
             (
                 SortColumn::Cloud,
                 PermissionFilter::CloudShared,
-                "p.share_with_cloud <> 1",
+                "p.share_with_cloud IS NOT 1",
             ),
             (
                 SortColumn::ReadOnly,
                 PermissionFilter::ReadOnly,
-                "p.read_only <> 1",
+                "p.read_only IS NOT 1",
             ),
             (
                 SortColumn::Ai,
@@ -621,8 +656,8 @@ mod tests {
     }
 
     /// A flag's order is two segments: the objects with the flag from its
-    /// partial index, the others from the table in id order; the expiry's
-    /// too. Each segment is read in order, never sorted.
+    /// partial index, the others from `data_objects` in id order; the
+    /// expiry's too. Each segment is read in order, never sorted.
     #[test]
     fn flag_and_expiry_orders_read_their_partial_indexes_and_the_table() {
         let (_dir, engine) = vault_with(3000);
@@ -668,9 +703,11 @@ mod tests {
                         if sql.contains(marked) {
                             assert!(first.contains(index), "{sql}: {plan:?}");
                         } else {
+                            // The objects with the default, most without
+                            // a permission row: `data_objects` in id order.
                             assert!(
-                                first == "SCAN p"
-                                    || first.starts_with("SEARCH p USING INTEGER PRIMARY KEY"),
+                                first == "SCAN o"
+                                    || first.starts_with("SEARCH o USING INTEGER PRIMARY KEY"),
                                 "{sql}: {plan:?}"
                             );
                         }

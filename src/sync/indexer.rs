@@ -772,7 +772,7 @@ impl Engine {
     /// Writes the objects of a data file and removes those it no longer
     /// has. With `fresh_inserts` (a bulk load, see
     /// [`db::bulk_load::BulkLoad::fresh_inserts`]), new objects go in
-    /// without their permission rows, which the chunk adds at its end.
+    /// without a look for a grant waiting for their key (there is none).
     fn write_objects(
         &mut self,
         rel: &str,
