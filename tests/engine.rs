@@ -886,7 +886,8 @@ fn a_bulk_first_index_leaves_right_counters_and_its_triggers() {
 
 /// A bulk load that begins while permissions.json holds grants for keys
 /// that are not indexed (written by hand while the files were away) gives
-/// those objects their grants, and every other object a default row.
+/// those objects their grants; every other object has the defaults, and
+/// no permission row.
 #[test]
 fn a_bulk_load_gives_waiting_grants_to_their_objects() {
     use me_nexus::bench::data::{Layout, write_vault};

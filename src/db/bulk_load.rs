@@ -19,7 +19,10 @@
 //! Only inserts go without triggers, and only while the indexer holds the
 //! vault's write lock; deletes and updates keep theirs. A bulk load starts
 //! only on an empty database, where nothing it does can update or delete a
-//! row it inserted.
+//! row it inserted. A first grant is an insert too (an object with the
+//! default permissions has no row), and a writer outside the engine (the
+//! `sqlite3` shell) does not take the lock, so `finish` recounts the flag
+//! counters from their partial indexes: a few reads of the shared objects.
 //!
 //! The load's multi-row inserts would still need a statement journal: a
 //! statement that writes several rows and may abort half-way (on an
@@ -223,12 +226,14 @@ fn restore_triggers(conn: &Connection, recount: bool) -> Result<bool> {
     if recount {
         tx.execute_batch(
             "UPDATE counters SET value = (SELECT COUNT(*) FROM data_objects) WHERE name = 'objects';
-             UPDATE counters SET value = (SELECT COUNT(*) FROM object_permissions WHERE share_with_ai = 1) WHERE name = 'ai';
-             UPDATE counters SET value = (SELECT COUNT(*) FROM object_permissions WHERE share_with_cloud = 1) WHERE name = 'cloud';
-             UPDATE counters SET value = (SELECT COUNT(*) FROM object_permissions WHERE read_only = 1) WHERE name = 'read_only';
              UPDATE counters SET value = value + 1 WHERE name = 'permissions_generation';",
         )?;
     }
+    tx.execute_batch(
+        "UPDATE counters SET value = (SELECT COUNT(*) FROM object_permissions WHERE share_with_ai = 1) WHERE name = 'ai';
+         UPDATE counters SET value = (SELECT COUNT(*) FROM object_permissions WHERE share_with_cloud = 1) WHERE name = 'cloud';
+         UPDATE counters SET value = (SELECT COUNT(*) FROM object_permissions WHERE read_only = 1) WHERE name = 'read_only';",
+    )?;
     tx.execute("DELETE FROM sync_state WHERE name = ?1", [STATE_NAME])?;
     tx.commit()?;
     Ok(true)
@@ -389,6 +394,36 @@ mod tests {
         assert_eq!(counters(&conn)[0], ("ai".to_string(), 4));
         assert_eq!(counters(&conn)[2], ("objects".to_string(), 16));
         assert!(!repair(&conn).unwrap(), "nothing left to repair");
+    }
+
+    /// A grant added during a load to an object of a chunk already counted
+    /// (by a writer outside the engine: the insert trigger is gone) is in
+    /// the counters once the load ends.
+    #[test]
+    fn a_grant_added_behind_the_load_is_counted_when_it_ends() {
+        let conn = db::open_in_memory().unwrap();
+        let mut load = begin(&conn).unwrap();
+        let tx = db::begin(&conn).unwrap();
+        insert(&tx, "a.json#1", false);
+        tx.execute("DELETE FROM object_permissions", []).unwrap();
+        load.add_chunk(&tx).unwrap();
+        tx.commit().unwrap();
+        conn.execute(
+            "INSERT INTO object_permissions (object_id, share_with_ai, read_only) VALUES (1, 1, 1)",
+            [],
+        )
+        .unwrap();
+        assert_eq!(counters(&conn)[0], ("ai".to_string(), 0), "not seen yet");
+        load.finish(&conn).unwrap();
+        assert_eq!(
+            counters(&conn),
+            vec![
+                ("ai".to_string(), 1),
+                ("cloud".to_string(), 0),
+                ("objects".to_string(), 1),
+                ("read_only".to_string(), 1)
+            ]
+        );
     }
 
     /// A load that stopped half-way (its chunk never counted) is repaired:

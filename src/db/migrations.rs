@@ -270,8 +270,9 @@ CREATE INDEX IF NOT EXISTS idx_data_objects_title_key ON data_objects(title_key)
 /// index's writer (callgrind), for what a scan of the table in id order
 /// gives. The grid reads a flag's or the expiry's sort order as segments
 /// (see `query::page`): the objects with the default value in id order from
-/// the table, the others from these partial indexes. The seed's index names
-/// stay, with their `WHERE`.
+/// the table (since objects with the default permissions have no row,
+/// from `data_objects`), the others from these partial indexes. The seed's
+/// index names stay, with their `WHERE`.
 const V11: &str = "
 DROP INDEX IF EXISTS idx_permissions_ai;
 DROP INDEX IF EXISTS idx_permissions_cloud;

@@ -5,7 +5,9 @@
 //! defaults (nothing shared, not read-only, no expiry), which is what most
 //! objects have. Not writing those rows spares a first index one table
 //! insert per object (8% of its writer under callgrind). A row set back to
-//! the defaults stays, holding them. Grants that
+//! the defaults stays, holding them, and a vault indexed by an earlier
+//! version keeps a row for every object; both read the same as no row.
+//! Grants that
 //! `.nexus/permissions.json` holds for a key with no object (yet) are kept
 //! in `orphan_permissions`, so that they are neither lost nor applied to the
 //! wrong object; an object that appears with that key takes them over.
