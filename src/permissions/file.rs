@@ -153,44 +153,11 @@ fn write_permissions(out: &mut Vec<u8>, p: &Permissions) {
     }
 }
 
-/// A JSON string literal, escaped as serde_json escapes it.
+/// A JSON string literal, escaped as serde_json escapes it (keys are
+/// tested eight bytes at a time: a toggle, B7, writes every key of the
+/// file, and the byte-by-byte test was a sixth of its instructions).
 fn write_json_string(out: &mut Vec<u8>, text: &str) {
-    if !needs_escape(text.as_bytes()) {
-        out.push(b'"');
-        out.extend_from_slice(text.as_bytes());
-        out.push(b'"');
-    } else if serde_json::to_writer(&mut *out, text).is_err() {
-        // Writing a string to a Vec cannot fail; an empty key would be
-        // reported as a problem on the next read rather than lost silently.
-        out.extend_from_slice(b"\"\"");
-    }
-}
-
-/// Whether `bytes` hold a byte that a JSON string must escape: a control
-/// character, `"` or `\\`. Eight bytes at a time: a toggle (B7) writes
-/// every key of the file, and the byte-by-byte test was a sixth of its
-/// instructions.
-fn needs_escape(bytes: &[u8]) -> bool {
-    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
-    const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
-    // Whether any byte of `word` is below `n` (n ≤ 128): a byte below `n`
-    // borrows into its high bit, and `!word` keeps only bytes that had
-    // it clear. Exact as a yes/no answer.
-    let has_below = |word: u64, n: u8| word.wrapping_sub(ONES * u64::from(n)) & !word & HIGHS;
-    let has_byte = |word: u64, byte: u8| has_below(word ^ (ONES * u64::from(byte)), 1);
-    let mut words = bytes.chunks_exact(8);
-    for chunk in &mut words {
-        let mut eight = [0u8; 8];
-        eight.copy_from_slice(chunk);
-        let word = u64::from_ne_bytes(eight);
-        if has_below(word, 0x20) | has_byte(word, b'"') | has_byte(word, b'\\') != 0 {
-            return true;
-        }
-    }
-    words
-        .remainder()
-        .iter()
-        .any(|&b| b < 0x20 || b == b'"' || b == b'\\')
+    crate::vault::formats::compact_json::write_string(out, text);
 }
 
 /// A value kept verbatim, pretty-printed two levels deep. JSON text holds
@@ -330,23 +297,6 @@ mod tests {
                 String::from_utf8(render(&entries, &kept)).unwrap(),
                 serde_json_rendering(&entries, &kept)
             );
-        }
-    }
-
-    proptest::proptest! {
-        /// The word-at-a-time test agrees with the byte-by-byte one, with
-        /// the bytes to escape anywhere in long text.
-        #[test]
-        fn needs_escape_finds_every_byte_to_escape(
-            text in "\\PC{0,40}",
-            special in proptest::sample::select(vec!['"', '\\', '\x00', '\x1f', '\n', '\x7f', 'é', ' ']),
-            at in 0usize..41,
-        ) {
-            let mut text = text;
-            let at = text.char_indices().map(|(i, _)| i).chain([text.len()]).nth(at).unwrap_or(text.len());
-            text.insert(at, special);
-            let bytewise = text.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\');
-            proptest::prop_assert_eq!(needs_escape(text.as_bytes()), bytewise, "{:?}", text);
         }
     }
 

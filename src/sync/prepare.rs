@@ -246,7 +246,7 @@ fn prepare_object(
     schema_id: i64,
     file_modified: Option<&str>,
 ) -> PreparedObject {
-    let content_json = serde_json::to_string(&object.content).unwrap_or_default();
+    let content_json = crate::vault::formats::compact_json::to_string(&object.content);
     let content_hash = crate::db::object_hash(&content_json);
     PreparedObject {
         position: item_index(&object.pointer).unwrap_or(0),

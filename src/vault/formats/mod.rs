@@ -10,6 +10,7 @@
 //! (no top-level `schema` string) gives [`ParsedFile::NotData`], and a bad
 //! item inside a good file gives a problem next to the good objects.
 
+pub mod compact_json;
 pub mod json;
 pub mod markdown;
 
