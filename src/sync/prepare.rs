@@ -365,9 +365,8 @@ fn mtime_rfc3339(mtime_ns: i64) -> Option<String> {
 
 /// A timestamp field of the content, if it is valid RFC 3339.
 fn timestamp_field(content: &Value, field: &str) -> Option<String> {
-    let text = content.get(field)?.as_str()?;
-    chrono::DateTime::parse_from_rfc3339(text).ok()?;
-    Some(text.to_string())
+    let text = crate::vault::formats::field(content, field)?.as_str()?;
+    crate::vault::formats::rfc3339::is_valid(text).then(|| text.to_string())
 }
 
 #[cfg(test)]
