@@ -653,16 +653,7 @@ fn private_objects_need_no_permission_row() {
         descending: true,
         ..GridQuery::default()
     };
-    let id_of = |e: &Engine| -> i64 {
-        e.conn()
-            .query_row(
-                "SELECT id FROM data_objects WHERE file_path = ?1",
-                [key],
-                |r| r.get(0),
-            )
-            .unwrap()
-    };
-    let id = id_of(&e);
+    let id = v.row_id(key);
     // Private, and without a row.
     assert_eq!(rows_of(&v), 0);
     assert!(query_ids(e.conn(), &private).unwrap().contains(&id));

@@ -263,6 +263,18 @@ mod tests {
         .unwrap()
     }
 
+    /// What [`counters`] gives for these counts.
+    fn expected(ai: i64, cloud: i64, objects: i64, read_only: i64) -> Vec<(String, i64)> {
+        [
+            ("ai", ai),
+            ("cloud", cloud),
+            ("objects", objects),
+            ("read_only", read_only),
+        ]
+        .map(|(name, n)| (name.to_string(), n))
+        .to_vec()
+    }
+
     fn foreign_keys(conn: &Connection) -> bool {
         conn.query_row("PRAGMA foreign_keys", [], |r| r.get(0))
             .unwrap()
@@ -377,12 +389,7 @@ mod tests {
             let n = (chunk + 1) * 5;
             assert_eq!(
                 counters(&conn),
-                vec![
-                    ("ai".to_string(), (chunk + 1) as i64),
-                    ("cloud".to_string(), 0),
-                    ("objects".to_string(), n as i64),
-                    ("read_only".to_string(), 0)
-                ]
+                expected((chunk + 1) as i64, 0, n as i64, 0)
             );
         }
         load.finish(&conn).unwrap();
@@ -415,15 +422,7 @@ mod tests {
         .unwrap();
         assert_eq!(counters(&conn)[0], ("ai".to_string(), 0), "not seen yet");
         load.finish(&conn).unwrap();
-        assert_eq!(
-            counters(&conn),
-            vec![
-                ("ai".to_string(), 1),
-                ("cloud".to_string(), 0),
-                ("objects".to_string(), 1),
-                ("read_only".to_string(), 1)
-            ]
-        );
+        assert_eq!(counters(&conn), expected(1, 0, 1, 1));
     }
 
     /// A load that stopped half-way (its chunk never counted) is repaired:
@@ -440,14 +439,6 @@ mod tests {
         assert!(repair(&conn).unwrap());
         assert!(foreign_keys(&conn), "back on after the repair");
         assert_eq!(triggers(&conn), before);
-        assert_eq!(
-            counters(&conn),
-            vec![
-                ("ai".to_string(), 1),
-                ("cloud".to_string(), 0),
-                ("objects".to_string(), 2),
-                ("read_only".to_string(), 0)
-            ]
-        );
+        assert_eq!(counters(&conn), expected(1, 0, 2, 0));
     }
 }

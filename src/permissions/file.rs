@@ -17,6 +17,10 @@ use serde_json::Value;
 use crate::permissions::model::Permissions;
 use crate::vault::formats::FileProblem;
 use crate::vault::formats::json::parse_json_bytes;
+// Keys are tested eight bytes at a time for bytes to escape: a toggle (B7)
+// writes every key of the file, and the byte-by-byte test was a sixth of
+// its instructions.
+use crate::vault::formats::compact_json::write_string;
 
 /// A parsed permissions file.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -90,12 +94,12 @@ pub fn render(
         first = false;
         if valid_first {
             if let Some((key, perms)) = valid.next() {
-                write_json_string(&mut out, key);
+                write_string(&mut out, key);
                 out.extend_from_slice(b": ");
                 write_permissions(&mut out, perms);
             }
         } else if let Some((key, value)) = stale.next() {
-            write_json_string(&mut out, key);
+            write_string(&mut out, key);
             out.extend_from_slice(b": ");
             write_nested_value(&mut out, value);
         }
@@ -146,18 +150,11 @@ fn write_permissions(out: &mut Vec<u8>, p: &Permissions) {
     out.extend_from_slice(ENTRY_STARTS[flags]);
     match &p.expires_at {
         Some(text) => {
-            write_json_string(out, text);
+            write_string(out, text);
             out.extend_from_slice(b"\n    }");
         }
         None => out.extend_from_slice(b"null\n    }"),
     }
-}
-
-/// A JSON string literal, escaped as serde_json escapes it (keys are
-/// tested eight bytes at a time: a toggle, B7, writes every key of the
-/// file, and the byte-by-byte test was a sixth of its instructions).
-fn write_json_string(out: &mut Vec<u8>, text: &str) {
-    crate::vault::formats::compact_json::write_string(out, text);
 }
 
 /// A value kept verbatim, pretty-printed two levels deep. JSON text holds

@@ -98,9 +98,9 @@ fn sort_index(sort: SortColumn) -> (SortIndex, Option<&'static str>, &'static st
             Some("o.updated_at"),
             "o.id",
         ),
-        SortColumn::Ai => flag("p.share_with_ai"),
-        SortColumn::Cloud => flag("p.share_with_cloud"),
-        SortColumn::ReadOnly => flag("p.read_only"),
+        SortColumn::Ai => flag("p.share_with_ai", "ifnull(p.share_with_ai, 0)"),
+        SortColumn::Cloud => flag("p.share_with_cloud", "ifnull(p.share_with_cloud, 0)"),
+        SortColumn::ReadOnly => flag("p.read_only", "ifnull(p.read_only, 0)"),
         SortColumn::Expires => (SortIndex::Expires, Some(EXPIRES_SORT), "o.id"),
     }
 }
@@ -117,18 +117,13 @@ fn flag_possible(filter: PermissionFilter, column: &str, set: bool) -> bool {
     }
 }
 
-fn flag(column: &'static str) -> (SortIndex, Option<&'static str>, &'static str) {
-    (SortIndex::Flag(column), Some(flag_value(column)), "o.id")
-}
-
-/// A flag's sort value: an object without a permission row has the
-/// default, 0.
-fn flag_value(column: &'static str) -> &'static str {
-    match column {
-        "p.share_with_ai" => "ifnull(p.share_with_ai, 0)",
-        "p.share_with_cloud" => "ifnull(p.share_with_cloud, 0)",
-        _ => "ifnull(p.read_only, 0)",
-    }
+/// A flag's sort: its `column`, and its `value` (the cursor's), in which an
+/// object without a permission row has the default, 0.
+fn flag(
+    column: &'static str,
+    value: &'static str,
+) -> (SortIndex, Option<&'static str>, &'static str) {
+    (SortIndex::Flag(column), Some(value), "o.id")
 }
 
 /// The id of a row read from one of `object_permissions`' partial indexes,

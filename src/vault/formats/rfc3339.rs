@@ -17,10 +17,8 @@ pub fn is_valid(text: &str) -> bool {
 
 /// `Some(valid)` for text of the usual form, `None` for any other.
 fn usual_form(b: &[u8]) -> Option<bool> {
-    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || b[10] != b'T' || b[13] != b':' {
-        return None;
-    }
-    if b[16] != b':' {
+    let separators = [(4, b'-'), (7, b'-'), (10, b'T'), (13, b':'), (16, b':')];
+    if b.len() < 20 || separators.iter().any(|&(at, c)| b[at] != c) {
         return None;
     }
     let year = digits(&b[0..4])?;
